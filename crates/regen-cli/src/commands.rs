@@ -1,0 +1,202 @@
+//! One function per subcommand: turn arguments into library calls and print results.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use regen::corrupt::{Corruption, Sigma};
+use regen::data::{Image, load_folder};
+use regen::restore::Restorer;
+use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule};
+use regen::{Error, batch};
+
+use crate::{CorruptArgs, EvalRestoreArgs, RestoreArgs, TrainRestoreArgs};
+
+/// Prints batch failures; exit code 2 if there were any.
+fn finish(done: usize, errors: Vec<Error>) -> ExitCode {
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{done} done, {} failed", errors.len());
+        ExitCode::from(2)
+    }
+}
+
+fn load_model(model: Option<&str>, task: &str) -> Result<Restorer, Error> {
+    match model {
+        Some(m) => Restorer::load(m),
+        None => Restorer::shipped_default(task),
+    }
+}
+
+pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
+    if a.task != "denoise" {
+        return Err(Error::arg(format!(
+            "--task {}: only denoise is available so far",
+            a.task
+        ))
+        .into());
+    }
+    if a.tile < 16 {
+        return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
+    }
+    let mut model = load_model(a.model.as_deref(), &a.task)?;
+    if model.task() != a.task {
+        return Err(Error::arg(format!(
+            "--model {}: is a {} model, not {}",
+            a.model.as_deref().unwrap_or("default"),
+            model.task(),
+            a.task
+        ))
+        .into());
+    }
+    model.tile = a.tile;
+    let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
+    errors.extend(batch::run(&jobs, |_, img| Ok(model.restore(img))));
+    Ok(finish(jobs.len() + errors.len(), errors))
+}
+
+pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
+    if a.task != "denoise" {
+        return Err(Error::arg(format!(
+            "--task {}: only denoise is available so far",
+            a.task
+        ))
+        .into());
+    }
+    let c = match a.noise.as_str() {
+        "gaussian" => Corruption::Gaussian {
+            sigma: Sigma::parse(
+                a.sigma
+                    .as_deref()
+                    .ok_or_else(|| Error::arg("--sigma is required for Gaussian noise"))?,
+            )?,
+        },
+        "salt-pepper" => Corruption::SaltPepper {
+            amount: a
+                .amount
+                .ok_or_else(|| Error::arg("--amount is required for salt-pepper noise"))?,
+        },
+        "poisson" => Corruption::Poisson {
+            peak: a
+                .peak
+                .ok_or_else(|| Error::arg("--peak is required for poisson noise"))?,
+        },
+        other => {
+            return Err(Error::arg(format!(
+                "--noise {other}: use gaussian, salt-pepper or poisson"
+            ))
+            .into());
+        }
+    };
+    c.validate()?;
+    let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
+    let bad_before = errors.len();
+    errors.extend(batch::run(&jobs, |i, img| {
+        Ok(c.apply(img, a.seed.wrapping_add(i as u64)).image)
+    }));
+    Ok(finish(jobs.len() + bad_before, errors))
+}
+
+pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
+    let mut cfg = match &a.config {
+        Some(p) => RestoreTrainConfig::from_toml_file(p)?,
+        None => RestoreTrainConfig::default(),
+    };
+    // On --resume without flags, keep what the run was started with.
+    let saved = a.out.join("config.toml");
+    if a.resume && a.config.is_none() && saved.exists() {
+        cfg = RestoreTrainConfig::from_toml_file(&saved)?;
+    }
+    if let Some(v) = a.task {
+        cfg.task = v;
+    }
+    if let Some(v) = a.data {
+        cfg.data = v;
+    }
+    if let Some(v) = a.arch {
+        cfg.model.arch = serde_json::from_value(serde_json::Value::String(v.clone()))
+            .map_err(|_| Error::arg(format!("--arch {v}: use encdec or dncnn")))?;
+    }
+    if let Some(v) = a.width {
+        cfg.model.width = v;
+    }
+    if let Some(v) = a.depth {
+        cfg.model.depth = v;
+    }
+    if a.no_skips {
+        cfg.model.skips = false;
+    }
+    if let Some(v) = a.sigma {
+        cfg.noise = Corruption::Gaussian {
+            sigma: Sigma::parse(&v)?,
+        };
+    }
+    if let Some(v) = a.patch {
+        cfg.patch = v;
+    }
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.steps {
+        cfg.steps = v;
+    }
+    if let Some(v) = a.epoch_steps {
+        cfg.epoch_steps = v;
+    }
+    if let Some(v) = a.optimizer {
+        cfg.optimizer = match v.as_str() {
+            "adam" => OptimizerKind::Adam,
+            "sgd" => OptimizerKind::Sgd,
+            _ => return Err(Error::arg(format!("--optimizer {v}: use adam or sgd")).into()),
+        };
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = a.schedule {
+        cfg.schedule = match v.as_str() {
+            "cosine" => Schedule::Cosine,
+            "step" => Schedule::Step,
+            "constant" => Schedule::Constant,
+            _ => {
+                return Err(
+                    Error::arg(format!("--schedule {v}: use cosine, step or constant")).into(),
+                );
+            }
+        };
+    }
+    if let Some(v) = a.checkpoint_every {
+        cfg.checkpoint_every = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    let summary = regen::train::train_restore(&cfg, &a.out, a.resume, a.quiet)?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
+    let sigma = match Sigma::parse(&a.sigma)? {
+        Sigma::Fixed(s) => s,
+        Sigma::Range(..) => {
+            return Err(Error::arg("--sigma: evaluation needs one number, not a range").into());
+        }
+    };
+    let model = load_model(a.model.as_deref(), "denoise")?;
+    let (good, bad) = load_folder(&a.data)?;
+    for e in &bad {
+        eprintln!("skipping {e}");
+    }
+    let clean: Vec<Image> = good.into_iter().map(|(_, i)| i).collect::<Vec<_>>();
+    let report = regen::eval::eval_restore(&model, &clean, sigma, a.seed);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,210 @@
+//! `regen`: the command-line program. It parses arguments, calls the library and prints;
+//! all the work lives in the `regen` crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod commands;
+
+/// Train, evaluate and run image restoration and generation models on the CPU.
+#[derive(Parser, Debug)]
+#[command(name = "regen", version, about, long_about = None)]
+struct Cli {
+    /// CPU threads for tensor work (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Restore images: a file to a file, or a folder to a folder (same names).
+    Restore(RestoreArgs),
+    /// Damage images the way training does, to make test inputs.
+    Corrupt(CorruptArgs),
+    /// Train a model.
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// Measure models against classical baselines.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Args, Debug)]
+struct RestoreArgs {
+    /// A shipped model name (e.g. `denoise`) or a `.safetensors` checkpoint.
+    #[arg(long)]
+    model: Option<String>,
+    /// The task, used to pick the shipped default when --model is not given.
+    #[arg(long, default_value = "denoise")]
+    task: String,
+    /// Tile side in pixels; large images are processed tile by tile.
+    #[arg(long, default_value_t = 256)]
+    tile: usize,
+    /// Input images, or one folder.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (one input) or folder.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct CorruptArgs {
+    /// What to do: `denoise` (add noise for a denoiser to remove).
+    #[arg(long, default_value = "denoise")]
+    task: String,
+    /// Noise kind: gaussian, salt-pepper or poisson.
+    #[arg(long, default_value = "gaussian")]
+    noise: String,
+    /// Gaussian sigma on the 0-255 scale, or a range like 0-50.
+    #[arg(long, allow_hyphen_values = true)]
+    sigma: Option<String>,
+    /// Salt-and-pepper: fraction of pixels hit.
+    #[arg(long, allow_hyphen_values = true)]
+    amount: Option<f32>,
+    /// Poisson: photons of a white pixel.
+    #[arg(long, allow_hyphen_values = true)]
+    peak: Option<f32>,
+    /// Seed; image i of the input list uses seed + i.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Input images, or one folder.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (one input) or folder.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Train a restoration model on a folder of clean images.
+    Restore(TrainRestoreArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainRestoreArgs {
+    /// A TOML file with any of the training settings; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The task: denoise.
+    #[arg(long)]
+    task: Option<String>,
+    /// Folder of clean training images (or an IDX image file).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Network family: encdec (U-Net with skips) or dncnn.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Feature channels at full resolution.
+    #[arg(long)]
+    width: Option<usize>,
+    /// encdec: number of halvings; dncnn: number of layers.
+    #[arg(long)]
+    depth: Option<usize>,
+    /// encdec: turn the U-Net skip connections off.
+    #[arg(long)]
+    no_skips: bool,
+    /// Training noise sigma (0-255): a number, or a range like 0-50 for a blind model.
+    #[arg(long, allow_hyphen_values = true)]
+    sigma: Option<String>,
+    /// Patch side in pixels.
+    #[arg(long)]
+    patch: Option<usize>,
+    /// Patches per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Total steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Steps per epoch (validation, plot, best model).
+    #[arg(long)]
+    epoch_steps: Option<u64>,
+    /// adam or sgd.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Peak learning rate.
+    #[arg(long, allow_hyphen_values = true)]
+    lr: Option<f64>,
+    /// cosine, step or constant.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The run folder: config, metrics.jsonl, plot.png, checkpoints, best and final model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from the run folder's last checkpoint (harmless if it has none).
+    #[arg(long)]
+    resume: bool,
+    /// Print nothing while training.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// PSNR, SSIM and time of the noisy input, classical filters and the model.
+    Restore(EvalRestoreArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalRestoreArgs {
+    /// A shipped model name or a `.safetensors` checkpoint (default: the shipped denoiser).
+    #[arg(long)]
+    model: Option<String>,
+    /// Folder of clean test images.
+    #[arg(long)]
+    data: PathBuf,
+    /// Gaussian noise sigma on the 0-255 scale.
+    #[arg(long, allow_hyphen_values = true)]
+    sigma: String,
+    /// Seed of the noise; image i uses seed + i, as `regen corrupt` does.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    if let Some(n) = cli.threads {
+        regen::device::set_threads(n);
+    }
+    let result = match cli.command {
+        Command::Restore(a) => commands::restore(a),
+        Command::Corrupt(a) => commands::corrupt(a),
+        Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
+        Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (e.g. `| head`) is not an error worth a message.
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e}");
+            // regen's own errors are about the user's input: exit code 2.
+            let user = e.downcast_ref::<regen::Error>().is_some();
+            ExitCode::from(if user { 2 } else { 1 })
+        }
+    }
+}

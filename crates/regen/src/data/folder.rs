@@ -1,0 +1,63 @@
+//! Image folders: every PNG, JPEG, BMP or TIFF file below a folder, recursively, in a
+//! stable (sorted) order. Other files are skipped with a note, never an error.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::Image;
+use crate::error::{Error, Result};
+
+/// Extensions regen reads as images.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+
+/// Whether `path` has an image extension.
+pub fn is_image_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The image files below `dir` (sorted, recursive) and the other files that were skipped.
+pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut images = Vec::new();
+    let mut skipped = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(&d, e))?.path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if path.is_dir() {
+                if !hidden {
+                    stack.push(path);
+                }
+            } else if is_image_path(&path) && !hidden {
+                images.push(path);
+            } else {
+                skipped.push(path);
+            }
+        }
+    }
+    images.sort();
+    skipped.sort();
+    Ok((images, skipped))
+}
+
+/// Loads every image below `dir`. Files that fail to decode are returned beside the good
+/// ones so that a caller can report them and go on.
+pub fn load_folder(dir: &Path) -> Result<(Vec<(PathBuf, Image)>, Vec<Error>)> {
+    let (paths, _) = list_images(dir)?;
+    if paths.is_empty() {
+        return Err(Error::bad_file(dir, "folder holds no images"));
+    }
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for p in paths {
+        match Image::load(&p) {
+            Ok(img) => good.push((p, img)),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((good, bad))
+}

@@ -1,0 +1,11 @@
+//! Reading data: IDX files, image folders, patches and splits.
+
+mod folder;
+mod idx;
+mod image;
+mod patches;
+
+pub use folder::{IMAGE_EXTENSIONS, is_image_path, list_images, load_folder};
+pub use idx::Idx;
+pub use image::{Image, to_u8};
+pub use patches::{PatchSampler, dihedral, split};

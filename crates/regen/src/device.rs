@@ -1,0 +1,22 @@
+//! The one place that chooses where tensors live. GPU backends arrive later as Cargo
+//! features; nothing outside this file names a backend.
+
+use burn::tensor::Device;
+
+/// The device for inference and evaluation: burn-flex, pure-Rust CPU.
+pub fn device() -> Device {
+    Device::flex()
+}
+
+/// The device for training: the inference device with autodiff on top.
+pub fn train_device() -> Device {
+    device().autodiff()
+}
+
+/// Sets the number of CPU threads the tensor kernels use. Call once, before any work;
+/// later calls are ignored (the pool exists by then).
+pub fn set_threads(n: usize) {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build_global();
+}

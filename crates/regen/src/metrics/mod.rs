@@ -1,0 +1,7 @@
+//! Image quality measures. Computed in `f64` on images in [0, 1].
+
+mod psnr;
+mod ssim;
+
+pub use psnr::psnr;
+pub use ssim::{gaussian_kernel, ssim};

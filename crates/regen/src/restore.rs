@@ -1,0 +1,213 @@
+//! Running a restoration model on images of any size.
+//!
+//! Images are cut into overlapping tiles so memory stays bounded whatever the image size:
+//! each tile carries `margin` pixels of context on every side (clamped to the image), and
+//! only its core is kept. When `margin` covers the network's receptive field the result
+//! equals processing the whole image at once, so no seams can show.
+//!
+//! Colour images are restored channel by channel with the grayscale model: camera and
+//! synthetic noise are (close to) independent per channel, and this keeps one shipped
+//! model for gray and colour. Alpha passes through untouched.
+
+use std::path::Path;
+
+use burn::tensor::{Tensor, TensorData};
+
+use crate::checkpoint::{self, ModelCard};
+use crate::data::Image;
+use crate::error::{Error, Result};
+use crate::models::{RestoreConfig, RestoreNet};
+use crate::shipped;
+
+/// A loaded restoration model and how to tile with it.
+pub struct Restorer {
+    net: RestoreNet,
+    config: RestoreConfig,
+    /// What the checkpoint says about itself.
+    pub card: ModelCard,
+    /// Core tile side in pixels.
+    pub tile: usize,
+    /// Context pixels around each tile.
+    pub margin: usize,
+}
+
+impl Restorer {
+    /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
+    pub fn load(spec: &str) -> Result<Restorer> {
+        if let Some(m) = shipped::find(spec) {
+            return Restorer::from_bytes(Path::new(spec), m.bytes.to_vec());
+        }
+        let path = Path::new(spec);
+        if !path.exists() {
+            return Err(Error::arg(format!(
+                "--model {spec}: no such file, and not a shipped model (shipped: {})",
+                shipped::names().join(", ")
+            )));
+        }
+        Restorer::from_bytes(path, checkpoint::read_file(path)?)
+    }
+
+    /// The shipped default for `task`.
+    pub fn shipped_default(task: &str) -> Result<Restorer> {
+        let m = shipped::default_for("restore", task)
+            .ok_or_else(|| Error::arg(format!("no shipped model for task {task}; pass --model")))?;
+        Restorer::from_bytes(Path::new(m.name), m.bytes.to_vec())
+    }
+
+    /// Builds from checkpoint bytes; `path` names the source in errors.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Restorer> {
+        let card = checkpoint::read_card(path, &bytes)?;
+        checkpoint::check_card(path, &card, "restore")?;
+        let config: RestoreConfig = serde_json::from_value(card.config.clone())
+            .map_err(|e| Error::checkpoint(path, format!("bad model config: {e}")))?;
+        config.validate()?;
+        let mut net = config.init(&crate::device::device());
+        checkpoint::load_weights(path, bytes, &mut net)?;
+        Ok(Restorer::new(net, config, card))
+    }
+
+    /// Wraps a network already in memory (e.g. during training).
+    pub fn new(net: RestoreNet, config: RestoreConfig, card: ModelCard) -> Restorer {
+        // 40 px of context covers DnCNN-20's receptive radius (20) with room to spare; the
+        // encoder-decoder's field is wider but its far context carries little weight.
+        Restorer {
+            net,
+            config,
+            card,
+            tile: 256,
+            margin: 40,
+        }
+    }
+
+    /// The task the model was trained for (`denoise`, ...).
+    pub fn task(&self) -> &str {
+        &self.card.task
+    }
+
+    /// Restores the colour channels of `image`; alpha is copied.
+    pub fn restore(&self, image: &Image) -> Image {
+        let mut out = image.clone();
+        for c in 0..image.color_channels() {
+            let plane = self.restore_plane(image.plane(c), image.height, image.width);
+            out.plane_mut(c).copy_from_slice(&plane);
+        }
+        out
+    }
+
+    /// Restores one `h` x `w` plane, tile by tile.
+    pub fn restore_plane(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
+        let mut out = vec![0.0; h * w];
+        let (t, m) = (self.tile.max(8), self.margin);
+        for y0 in (0..h).step_by(t) {
+            for x0 in (0..w).step_by(t) {
+                let (y1, x1) = ((y0 + t).min(h), (x0 + t).min(w));
+                let (cy0, cx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
+                let (cy1, cx1) = ((y1 + m).min(h), (x1 + m).min(w));
+                let (th, tw) = (cy1 - cy0, cx1 - cx0);
+                let mut tile = Vec::with_capacity(th * tw);
+                for y in cy0..cy1 {
+                    tile.extend_from_slice(&plane[y * w + cx0..y * w + cx1]);
+                }
+                let res = self.run(&tile, th, tw);
+                for y in y0..y1 {
+                    let src = (y - cy0) * tw + (x0 - cx0);
+                    out[y * w + x0..y * w + x1].copy_from_slice(&res[src..src + (x1 - x0)]);
+                }
+            }
+        }
+        for v in &mut out {
+            *v = v.clamp(0.0, 1.0);
+        }
+        out
+    }
+
+    /// One forward pass on an `h` x `w` plane, padded by reflection to the network's
+    /// multiple and cropped back.
+    fn run(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
+        let k = self.config.multiple();
+        let (ph, pw) = (h.div_ceil(k) * k, w.div_ceil(k) * k);
+        let padded = pad_reflect(plane, h, w, ph, pw);
+        let device = crate::device::device();
+        let x = Tensor::<4>::from_data(TensorData::new(padded, [1, 1, ph, pw]), &device);
+        let y: Vec<f32> = self
+            .net
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 output");
+        let mut out = Vec::with_capacity(h * w);
+        for r in 0..h {
+            out.extend_from_slice(&y[r * pw..r * pw + w]);
+        }
+        out
+    }
+}
+
+/// Extends an `h` x `w` plane to `ph` x `pw` (bottom and right) by mirror reflection
+/// without repeating the edge (`d c b | a b c d | c b a`).
+pub fn pad_reflect(plane: &[f32], h: usize, w: usize, ph: usize, pw: usize) -> Vec<f32> {
+    let refl = |i: usize, n: usize| -> usize {
+        if n == 1 {
+            return 0;
+        }
+        let period = 2 * (n - 1);
+        let j = i % period;
+        if j < n { j } else { period - j }
+    };
+    let mut out = Vec::with_capacity(ph * pw);
+    for y in 0..ph {
+        let sy = refl(y, h);
+        for x in 0..pw {
+            out.push(plane[sy * w + refl(x, w)]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Arch;
+
+    #[test]
+    fn reflect_padding_mirrors_without_repeating_the_edge() {
+        let p = pad_reflect(&[1.0, 2.0, 3.0], 1, 3, 2, 6);
+        assert_eq!(
+            p,
+            vec![1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0]
+        );
+    }
+
+    #[test]
+    fn tiles_with_enough_margin_match_the_whole_image() {
+        let config = RestoreConfig::new()
+            .with_arch(Arch::DnCnn)
+            .with_width(4)
+            .with_depth(4);
+        let net = config.init(&crate::device::device());
+        let card = ModelCard {
+            family: "restore".into(),
+            task: "denoise".into(),
+            config: serde_json::to_value(&config).unwrap(),
+            step: 0,
+            version: env!("CARGO_PKG_VERSION").into(),
+            notes: serde_json::Value::Null,
+        };
+        let mut r = Restorer::new(net, config, card);
+        let (h, w) = (37, 50);
+        let plane: Vec<f32> = (0..h * w)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
+        r.tile = 1000;
+        let whole = r.restore_plane(&plane, h, w);
+        r.tile = 16;
+        r.margin = 8; // receptive radius of 4 layers of 3x3 is 4
+        let tiled = r.restore_plane(&plane, h, w);
+        let diff = whole
+            .iter()
+            .zip(&tiled)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "max difference {diff}");
+    }
+}

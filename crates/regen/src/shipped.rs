@@ -1,0 +1,34 @@
+//! Pretrained models embedded in the binary, so `regen restore` works with no download.
+//! Each file's training command, time and machine are in `models/README.md`.
+
+/// A model compiled into regen.
+pub struct Shipped {
+    /// Name for `--model`.
+    pub name: &'static str,
+    /// Family (`restore`, ...).
+    pub family: &'static str,
+    /// Task within the family; the first model of a task is its default.
+    pub task: &'static str,
+    /// The `.safetensors` bytes.
+    pub bytes: &'static [u8],
+}
+
+/// Every shipped model.
+pub const SHIPPED: &[Shipped] = &[];
+
+/// The shipped model called `name`.
+pub fn find(name: &str) -> Option<&'static Shipped> {
+    SHIPPED.iter().find(|m| m.name == name)
+}
+
+/// The default model for a family and task.
+pub fn default_for(family: &str, task: &str) -> Option<&'static Shipped> {
+    SHIPPED
+        .iter()
+        .find(|m| m.family == family && m.task == task)
+}
+
+/// Names of all shipped models.
+pub fn names() -> Vec<&'static str> {
+    SHIPPED.iter().map(|m| m.name).collect()
+}

@@ -1,0 +1,10 @@
+//! Training: one trainer per model family over shared services (progress, metrics,
+//! checkpoints, resume, plots).
+
+pub mod progress;
+pub mod restore;
+pub mod run;
+
+pub use progress::Progress;
+pub use restore::{RestoreTrainConfig, train_restore};
+pub use run::{OptimizerKind, RunDir, Schedule, TrainState, learning_rate};

@@ -1,0 +1,452 @@
+//! Training a restoration network on (corrupted, clean) patch pairs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::checkpoint::{self, ModelCard};
+use crate::corrupt::{Corruption, Sigma};
+use crate::data::{Idx, Image, PatchSampler, load_folder, split};
+use crate::error::{Error, Result};
+use crate::metrics::{psnr, ssim};
+use crate::models::{RestoreConfig, RestoreNet};
+use crate::plot;
+use crate::restore::Restorer;
+use crate::rng::Rng;
+use crate::train::progress::{Progress, fmt_duration};
+use crate::train::run::{self, OptimizerKind, RunDir, Schedule, TrainState, learning_rate};
+
+/// Everything that defines a restoration training run. Written to `config.toml` in the
+/// run folder; a TOML file with any subset of these keys can be given with `--config`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestoreTrainConfig {
+    /// `denoise` (inpaint and deblur come later).
+    pub task: String,
+    /// Folder of training images, or an IDX image file.
+    pub data: PathBuf,
+    /// The network.
+    #[serde(default = "default_model")]
+    pub model: RestoreConfig,
+    /// The damage to learn to undo.
+    pub noise: Corruption,
+    /// Patch side in pixels (a multiple of the network's stride).
+    pub patch: usize,
+    /// Patches per step.
+    pub batch: usize,
+    /// Total optimisation steps.
+    pub steps: u64,
+    /// Steps per epoch: validation, plot and best-model check happen at each epoch end.
+    pub epoch_steps: u64,
+    /// `adam` or `sgd`.
+    pub optimizer: OptimizerKind,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Final learning rate of the cosine schedule.
+    pub lr_min: f64,
+    /// `cosine`, `step` or `constant`.
+    pub schedule: Schedule,
+    /// Linear warm-up steps.
+    pub warmup: u64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Images held out from `data` for validation (seeded choice).
+    pub val_images: usize,
+    /// Gaussian sigma (0-255) of the validation inputs.
+    pub val_sigma: f32,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept on disk.
+    pub keep: usize,
+    /// Seed for initialisation, patches, noise and the split.
+    pub seed: u64,
+    /// Round corrupted inputs to 8 bits, as they are once saved to PNG.
+    pub quantize: bool,
+}
+
+fn default_model() -> RestoreConfig {
+    RestoreConfig::new()
+}
+
+impl Default for RestoreTrainConfig {
+    fn default() -> Self {
+        RestoreTrainConfig {
+            task: "denoise".into(),
+            data: PathBuf::new(),
+            model: default_model(),
+            noise: Corruption::Gaussian {
+                sigma: Sigma::Range(0.0, 50.0),
+            },
+            patch: 64,
+            batch: 16,
+            steps: 20_000,
+            epoch_steps: 1000,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            lr_min: 1e-5,
+            schedule: Schedule::Cosine,
+            warmup: 100,
+            momentum: 0.9,
+            val_images: 8,
+            val_sigma: 25.0,
+            checkpoint_every: 250,
+            keep: 3,
+            seed: 0,
+            quantize: true,
+        }
+    }
+}
+
+impl RestoreTrainConfig {
+    /// Reads a TOML config file; unknown keys are an error.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text)
+            .map_err(|e| Error::bad_file(path, format!("bad config: {}", e.message())))
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    /// Checks the values before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        if self.task != "denoise" {
+            return Err(Error::arg(format!(
+                "--task {}: only denoise can be trained so far",
+                self.task
+            )));
+        }
+        self.noise.validate()?;
+        self.model.validate()?;
+        if self.data.as_os_str().is_empty() {
+            return Err(Error::arg(
+                "--data is required: a folder of training images",
+            ));
+        }
+        let m = self.model.multiple();
+        if self.patch == 0 || self.patch % m != 0 {
+            return Err(Error::arg(format!(
+                "--patch {}: must be a positive multiple of {m} for this network",
+                self.patch
+            )));
+        }
+        let pos = [
+            ("--batch", self.batch as u64),
+            ("--steps", self.steps),
+            ("--epoch-steps", self.epoch_steps),
+            ("--checkpoint-every", self.checkpoint_every),
+            ("keep", self.keep as u64),
+        ];
+        for (name, v) in pos {
+            if v == 0 {
+                return Err(Error::arg(format!("{name} must be positive")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::arg(format!(
+                "--lr {}: must be a positive number",
+                self.lr
+            )));
+        }
+        Sigma::Fixed(self.val_sigma).validate()
+    }
+}
+
+/// Loads one-channel training images from a folder (colour is reduced to luminance) or an
+/// IDX image file.
+pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
+    if path.is_file() {
+        let idx = Idx::load(path)?;
+        if idx.dims.len() != 3 {
+            return Err(Error::bad_file(
+                path,
+                "expected an IDX image file (3 dimensions)",
+            ));
+        }
+        let (n, h, w) = (idx.dims[0], idx.dims[1], idx.dims[2]);
+        return Ok((0..n)
+            .map(|i| {
+                let px = &idx.data[i * h * w..(i + 1) * h * w];
+                Image::gray(h, w, px.iter().map(|&v| v as f32 / 255.0).collect())
+            })
+            .collect());
+    }
+    if !path.exists() {
+        return Err(Error::io(
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let (good, bad) = load_folder(path)?;
+    for e in bad {
+        eprintln!("skipping {e}");
+    }
+    Ok(good.into_iter().map(|(_, img)| luminance(&img)).collect())
+}
+
+/// The one-channel version of an image (Rec. 601 luma for colour; alpha dropped).
+pub fn luminance(img: &Image) -> Image {
+    if img.color_channels() == 1 {
+        return img.channel(0);
+    }
+    let (r, g, b) = (img.plane(0), img.plane(1), img.plane(2));
+    let y = (0..r.len())
+        .map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i])
+        .collect();
+    Image::gray(img.height, img.width, y)
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    /// Step reached.
+    pub step: u64,
+    /// Step training resumed from, if it did.
+    pub resumed_from: Option<u64>,
+    /// Best validation PSNR (dB) and its step.
+    pub best: Option<(f64, u64)>,
+    /// The final model file.
+    pub model: PathBuf,
+}
+
+/// Trains (or resumes) a restoration model into `out`.
+pub fn train_restore(
+    cfg: &RestoreTrainConfig,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<TrainSummary> {
+    cfg.validate()?;
+    let mut run = RunDir::open(out, resume)?;
+    let all = load_gray_images(&cfg.data)?;
+    let all: Vec<Image> = all
+        .into_iter()
+        .filter(|i| i.height >= cfg.patch && i.width >= cfg.patch)
+        .collect();
+    if all.len() < 2 {
+        return Err(Error::bad_file(
+            &cfg.data,
+            format!(
+                "needs at least 2 images of at least {0}x{0} pixels",
+                cfg.patch
+            ),
+        ));
+    }
+    let (train_idx, val_idx) = split(
+        all.len(),
+        cfg.val_images.min(all.len() / 2).max(1),
+        cfg.seed,
+    );
+    let val: Vec<Image> = val_idx.iter().map(|&i| all[i].clone()).collect();
+    let sampler = PatchSampler::new(
+        train_idx.iter().map(|&i| all[i].clone()).collect(),
+        cfg.patch,
+    );
+    run.write("config.toml", &cfg.to_toml())?;
+
+    let device = crate::device::train_device();
+    device.seed(cfg.seed);
+    let mut model: RestoreNet = cfg.model.init(&device);
+    let (mut optim, state) = if resume {
+        run.load_latest(&mut model, run::optimizer(cfg.optimizer, cfg.momentum))?
+    } else {
+        (run::optimizer(cfg.optimizer, cfg.momentum), None)
+    };
+    let progress_quiet = quiet;
+    let mut progress;
+    let (mut step, mut rng, mut best) = match state {
+        Some(s) => (s.step, s.rng, s.best),
+        None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
+    };
+    let resumed_from = (resume && step > 0).then_some(step);
+    run.truncate_metrics(step)?;
+    progress = Progress::new(step, cfg.steps, progress_quiet);
+    progress.note(&match resumed_from {
+        Some(s) => format!("resumed at step {s} from {}", out.display()),
+        None if resume => format!("no checkpoint in {}; starting at step 0", out.display()),
+        None => format!(
+            "training {} on {} images ({} held out), {} parameters",
+            cfg.task,
+            sampler.len(),
+            val.len(),
+            model.num_params()
+        ),
+    });
+
+    let card = |step: u64, notes: serde_json::Value| ModelCard {
+        family: "restore".into(),
+        task: cfg.task.clone(),
+        config: serde_json::to_value(&cfg.model).expect("config serialises"),
+        step,
+        version: env!("CARGO_PKG_VERSION").into(),
+        notes,
+    };
+    let notes = |val_psnr: Option<f64>| json!({"noise": cfg.noise, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
+    let (b, p) = (cfg.batch, cfg.patch);
+    let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
+    let t_log = Instant::now();
+    while step < cfg.steps {
+        let mut noisy = Vec::with_capacity(b * p * p);
+        let mut clean = Vec::with_capacity(b * p * p);
+        for _ in 0..b {
+            let patch = Image::gray(p, p, sampler.sample(&mut rng));
+            let mut damaged = cfg.noise.apply(&patch, rng.next_u64()).image;
+            if cfg.quantize {
+                damaged = damaged.quantized_8bit();
+            }
+            noisy.extend_from_slice(&damaged.data);
+            clean.extend_from_slice(&patch.data);
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(noisy, [b, 1, p, p]), &device);
+        let y = Tensor::<4>::from_data(TensorData::new(clean, [b, 1, p, p]), &device);
+        let loss = (model.forward(x) - y).square().mean(); // [1]
+        let loss_v: f32 = loss.clone().into_scalar();
+        if !loss_v.is_finite() {
+            let last = run.checkpoints()?.pop().map(|(s, _)| s).unwrap_or(0);
+            return Err(Error::Diverged(format!(
+                "training diverged: loss is {loss_v} at step {}; the last good checkpoint (step {last}) in {} is intact; lower --lr and --resume",
+                step + 1,
+                out.display()
+            )));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(
+            cfg.schedule,
+            cfg.lr,
+            cfg.lr_min,
+            cfg.warmup,
+            step,
+            cfg.steps,
+        );
+        model = optim.step(lr, model, grads);
+        step += 1;
+        loss_sum += loss_v as f64;
+        loss_n += 1;
+
+        let epoch_end = step % cfg.epoch_steps == 0 || step == cfg.steps;
+        if step % 50 == 0 || epoch_end {
+            let loss_avg = loss_sum / loss_n as f64;
+            run.log(json!({"step": step, "loss": loss_avg, "lr": lr, "s_per_step": progress.secs_per_step(step), "elapsed_s": t_log.elapsed().as_secs_f64()}))?;
+            (loss_sum, loss_n) = (0.0, 0);
+            let val_txt = last_val
+                .map(|v| format!(", val {v:.2} dB"))
+                .unwrap_or_default();
+            progress.update(step, &format!("loss {loss_avg:.3e}{val_txt}"), false);
+        }
+        if epoch_end {
+            let net = model.valid();
+            let (vp, vs) = validate(&net, &cfg.model, &val, cfg.val_sigma, cfg.seed);
+            last_val = Some(vp);
+            run.log(json!({"step": step, "epoch": step / cfg.epoch_steps, "val_psnr": vp, "val_ssim": vs}))?;
+            if best.is_none_or(|(bp, _)| vp > bp) {
+                best = Some((vp, step));
+                checkpoint::save(
+                    &out.join("best.safetensors"),
+                    &net,
+                    &card(step, notes(Some(vp))),
+                )?;
+            }
+            save_plot(&run)?;
+            progress.update(
+                step,
+                &format!("val {vp:.2} dB (best {:.2})", best.map_or(vp, |b| b.0)),
+                true,
+            );
+        }
+        if step % cfg.checkpoint_every == 0 || step == cfg.steps {
+            let state = TrainState {
+                step,
+                rng: rng.clone(),
+                best,
+            };
+            run.save_checkpoint(
+                &model,
+                &optim,
+                &card(step, notes(last_val)),
+                &state,
+                cfg.keep,
+            )?;
+        }
+    }
+    let model_path = out.join("model.safetensors");
+    checkpoint::save(&model_path, &model.valid(), &card(step, notes(last_val)))?;
+    progress.note(&format!(
+        "done: step {step}, {} this session, best validation {} ; model in {}",
+        fmt_duration(t_log.elapsed().as_secs_f64()),
+        best.map(|(v, s)| format!("{v:.2} dB at step {s}"))
+            .unwrap_or("-".into()),
+        model_path.display()
+    ));
+    Ok(TrainSummary {
+        step,
+        resumed_from,
+        best,
+        model: model_path,
+    })
+}
+
+/// Mean PSNR and SSIM on the validation images with Gaussian noise of `sigma`, inputs
+/// rounded to 8 bits as `regen corrupt` saves them.
+pub fn validate(
+    net: &RestoreNet,
+    config: &RestoreConfig,
+    val: &[Image],
+    sigma: f32,
+    seed: u64,
+) -> (f64, f64) {
+    let card = ModelCard {
+        family: "restore".into(),
+        task: "denoise".into(),
+        config: serde_json::Value::Null,
+        step: 0,
+        version: String::new(),
+        notes: serde_json::Value::Null,
+    };
+    let r = Restorer::new(net.clone(), config.clone(), card);
+    let c = Corruption::Gaussian {
+        sigma: Sigma::Fixed(sigma),
+    };
+    let (mut tp, mut ts) = (0.0, 0.0);
+    for (i, img) in val.iter().enumerate() {
+        let noisy = c
+            .apply(img, seed.wrapping_add(i as u64))
+            .image
+            .quantized_8bit();
+        let out = r.restore_plane(&noisy.data, img.height, img.width);
+        tp += psnr(&out, &img.data);
+        ts += ssim(&out, &img.data, img.height, img.width);
+    }
+    (tp / val.len() as f64, ts / val.len() as f64)
+}
+
+fn save_plot(run: &RunDir) -> Result<()> {
+    let pick = |key: &str| -> Vec<(f64, f64)> {
+        run.metrics()
+            .iter()
+            .filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?)))
+            .collect()
+    };
+    let (loss, val) = (pick("loss"), pick("val_psnr"));
+    plot::save(
+        &run.root.join("plot.png"),
+        &[
+            plot::Panel {
+                title: "TRAINING LOSS (MSE)",
+                points: &loss,
+                log_y: true,
+            },
+            plot::Panel {
+                title: "VALIDATION PSNR (DB)",
+                points: &val,
+                log_y: false,
+            },
+        ],
+    )
+}
