@@ -51,13 +51,35 @@ fn score(outs: &[Image], clean: &[Image]) -> (f64, f64) {
     (p / clean.len() as f64, s / clean.len() as f64)
 }
 
-fn per_plane(img: &Image, f: &dyn Fn(&[f32], usize, usize) -> Vec<f32>) -> Image {
+/// A filter over one `h` x `w` plane.
+type PlaneFilter = Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>>;
+
+fn per_plane(img: &Image, f: &PlaneFilter) -> Image {
     let mut out = img.clone();
     for c in 0..img.color_channels() {
         let p = f(img.plane(c), img.height, img.width);
         out.plane_mut(c).copy_from_slice(&p);
     }
     out
+}
+
+/// The classical baselines, each with the parameter grid it is tuned over.
+fn baselines() -> Vec<(&'static str, Vec<(String, PlaneFilter)>)> {
+    let gauss = [0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+        .into_iter()
+        .map(|sg| {
+            let f: PlaneFilter = Box::new(move |x, h, w| gaussian_filter(x, h, w, sg));
+            (format!("sigma {sg}"), f)
+        })
+        .collect();
+    let median = [3usize, 5, 7]
+        .into_iter()
+        .map(|k| {
+            let f: PlaneFilter = Box::new(move |x, h, w| median_filter(x, h, w, k));
+            (format!("{k}x{k}"), f)
+        })
+        .collect();
+    vec![("gaussian filter", gauss), ("median filter", median)]
 }
 
 /// Adds Gaussian noise of `sigma` to each clean image (image i with seed `seed + i`, then
@@ -76,55 +98,33 @@ pub fn eval_restore(model: &Restorer, clean: &[Image], sigma: f32, seed: u64) ->
                 .quantized_8bit()
         })
         .collect();
-    let mut rows = Vec::new();
     let (p, s) = score(&noisy, clean);
-    rows.push(Row {
+    let mut rows = vec![Row {
         method: "noisy input".into(),
         param: String::new(),
         psnr: p,
         ssim: s,
         seconds: 0.0,
-    });
-
-    let mut best =
-        |name: &str, params: &[(String, Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>>)]| {
-            let mut best: Option<Row> = None;
-            for (label, f) in params {
-                let t = Instant::now();
-                let outs: Vec<Image> = noisy.iter().map(|n| per_plane(n, f.as_ref())).collect();
-                let secs = t.elapsed().as_secs_f64();
-                let (p, s) = score(&outs, clean);
-                if best.as_ref().is_none_or(|b| p > b.psnr) {
-                    best = Some(Row {
-                        method: name.into(),
-                        param: label.clone(),
-                        psnr: p,
-                        ssim: s,
-                        seconds: secs,
-                    });
-                }
+    }];
+    for (name, grid) in baselines() {
+        let mut best: Option<Row> = None;
+        for (label, f) in &grid {
+            let t = Instant::now();
+            let outs: Vec<Image> = noisy.iter().map(|n| per_plane(n, f)).collect();
+            let seconds = t.elapsed().as_secs_f64();
+            let (psnr, ssim) = score(&outs, clean);
+            if best.as_ref().is_none_or(|b| psnr > b.psnr) {
+                best = Some(Row {
+                    method: name.into(),
+                    param: label.clone(),
+                    psnr,
+                    ssim,
+                    seconds,
+                });
             }
-            rows.push(best.expect("at least one parameter"));
-        };
-    let gauss: Vec<(String, Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>>)> =
-        [0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
-            .iter()
-            .map(|&sg| {
-                let f: Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>> =
-                    Box::new(move |x, h, w| gaussian_filter(x, h, w, sg));
-                (format!("sigma {sg}"), f)
-            })
-            .collect();
-    best("gaussian filter", &gauss);
-    let median: Vec<(String, Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>>)> = [3usize, 5, 7]
-        .iter()
-        .map(|&k| {
-            let f: Box<dyn Fn(&[f32], usize, usize) -> Vec<f32>> =
-                Box::new(move |x, h, w| median_filter(x, h, w, k));
-            (format!("{k}x{k}"), f)
-        })
-        .collect();
-    best("median filter", &median);
+        }
+        rows.extend(best);
+    }
 
     let t = Instant::now();
     let outs: Vec<Image> = noisy.iter().map(|n| model.restore(n)).collect();

@@ -14,7 +14,12 @@ pub struct Shipped {
 }
 
 /// Every shipped model.
-pub const SHIPPED: &[Shipped] = &[];
+pub const SHIPPED: &[Shipped] = &[Shipped {
+    name: "denoise",
+    family: "restore",
+    task: "denoise",
+    bytes: include_bytes!("../../../models/denoise.safetensors"),
+}];
 
 /// The shipped model called `name`.
 pub fn find(name: &str) -> Option<&'static Shipped> {

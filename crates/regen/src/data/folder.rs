@@ -44,9 +44,12 @@ pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((images, skipped))
 }
 
+/// The images of a folder that loaded, with their paths, and the errors of those that did not.
+pub type LoadedFolder = (Vec<(PathBuf, Image)>, Vec<Error>);
+
 /// Loads every image below `dir`. Files that fail to decode are returned beside the good
 /// ones so that a caller can report them and go on.
-pub fn load_folder(dir: &Path) -> Result<(Vec<(PathBuf, Image)>, Vec<Error>)> {
+pub fn load_folder(dir: &Path) -> Result<LoadedFolder> {
     let (paths, _) = list_images(dir)?;
     if paths.is_empty() {
         return Err(Error::bad_file(dir, "folder holds no images"));

@@ -131,7 +131,7 @@ impl RestoreTrainConfig {
             ));
         }
         let m = self.model.multiple();
-        if self.patch == 0 || self.patch % m != 0 {
+        if self.patch == 0 || !self.patch.is_multiple_of(m) {
             return Err(Error::arg(format!(
                 "--patch {}: must be a positive multiple of {m} for this network",
                 self.patch

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Times a training step and a 512x512 restore of regen's restoration networks against
+their PyTorch twins, in one run, 2 threads each, and prints the ratios.
+
+Run from the repository root:  python3 bench/restore_speed.py
+It makes bench/.venv with torch from PyPI on first use, and builds regen-bench in release.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VENV = os.path.join(HERE, ".venv")
+PY = os.path.join(VENV, "bin", "python")
+
+# (label, arch, width, depth, batch, patch): the shipped denoiser first.
+NETS = [
+    ("encdec w32 d3 (shipped denoise)", "encdec", 32, 3, 16, 64),
+    ("dncnn w64 d17 (DnCNN-S size)", "dncnn", 64, 17, 16, 40),
+]
+STEPS, SIZE, REPS = 10, 512, 5
+
+
+def ensure_venv():
+    if not os.path.exists(PY):
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+    if subprocess.call([PY, "-c", "import torch"], stderr=subprocess.DEVNULL) != 0:
+        subprocess.check_call([PY, "-m", "pip", "install", "-q", "torch", "numpy"])
+
+
+def run(cmd, env):
+    out = subprocess.check_output(cmd, env=env, cwd=ROOT, text=True)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ensure_venv()
+    subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "regen-bench"], cwd=ROOT)
+    env = dict(os.environ, RAYON_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    rows = []
+    for label, arch, w, d, b, p in NETS:
+        args = [arch, str(w), str(d), str(b), str(p), str(STEPS), str(SIZE), str(REPS)]
+        r = run([os.path.join(ROOT, "target", "release", "regen-bench")] + args, env)
+        t = run([PY, os.path.join(HERE, "torch_twin.py")] + args, env)
+        assert r["params"] == t["params"], (r, t)
+        rows.append((label, b, p, r, t))
+    print(f"torch {rows[0][4]['torch']}, 2 threads each, median of {STEPS} steps / {REPS} passes")
+    print(f"| network | params | batch x patch | step regen ms | step torch ms | regen/torch | 512x512 regen ms | 512x512 torch ms | regen/torch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, b, p, r, t in rows:
+        print(
+            f"| {label} | {r['params']:,} | {b} x {p}x{p} | {r['train_step_ms']:.0f} | {t['train_step_ms']:.0f} "
+            f"| {r['train_step_ms'] / t['train_step_ms']:.2f}x | {r['restore_ms']:.0f} | {t['restore_ms']:.0f} "
+            f"| {r['restore_ms'] / t['restore_ms']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

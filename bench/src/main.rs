@@ -1,0 +1,73 @@
+//! Times one restoration network the way `restore_speed.py` times its PyTorch twin:
+//! training steps (forward, MSE, backward, Adam) on a random batch, and a forward pass on a
+//! 512x512 image. Prints one JSON line.
+//!
+//! Usage: `regen-bench ARCH WIDTH DEPTH BATCH PATCH STEPS SIZE REPS`
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Distribution, Tensor};
+use regen::models::{Arch, RestoreConfig};
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    if a.len() != 8 {
+        eprintln!("usage: regen-bench ARCH WIDTH DEPTH BATCH PATCH STEPS SIZE REPS");
+        std::process::exit(2);
+    }
+    let n = |i: usize| a[i].parse::<usize>().expect("a number");
+    let arch = if a[0] == "dncnn" {
+        Arch::DnCnn
+    } else {
+        Arch::EncDec
+    };
+    let config = RestoreConfig::new()
+        .with_arch(arch)
+        .with_width(n(1))
+        .with_depth(n(2));
+    let (batch, patch, steps, size, reps) = (n(3), n(4), n(5), n(6), n(7));
+
+    let device = regen::device::train_device();
+    let mut model = config.init(&device);
+    let mut optim = AdamConfig::new().init();
+    let x = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
+    let y = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
+    let mut times = Vec::new();
+    for i in 0..steps + 2 {
+        let t = Instant::now();
+        let loss = (model.forward(x.clone()) - y.clone()).square().mean();
+        let _: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
+        // Two warm-up steps are not timed.
+        if i >= 2 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let net = model.valid();
+    let plain = regen::device::device();
+    let img = Tensor::<4>::random([1, 1, size, size], Distribution::Default, &plain);
+    let mut ftimes = Vec::new();
+    for i in 0..reps + 1 {
+        let t = Instant::now();
+        let out: Vec<f32> = net.forward(img.clone()).into_data().try_to_vec().unwrap();
+        assert_eq!(out.len(), size * size);
+        if i >= 1 {
+            ftimes.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "params": net.num_params(),
+            "train_step_ms": 1000.0 * median(&mut times),
+            "restore_ms": 1000.0 * median(&mut ftimes),
+        })
+    );
+}

@@ -1,0 +1,103 @@
+"""PyTorch twins of regen's restoration networks, layer for layer the same as
+crates/regen/src/models/restore.rs, and the same timing protocol as src/main.rs."""
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def conv3(cin, cout):
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, n):
+        super().__init__()
+        self.convs = nn.ModuleList([conv3(cin if i == 0 else cout, cout) for i in range(n)])
+
+    def forward(self, x):
+        for c in self.convs:
+            x = torch.relu(c(x))
+        return x
+
+
+class EncDec(nn.Module):
+    def __init__(self, width=32, depth=3, n=2, skips=True):
+        super().__init__()
+        ch = lambda i: width << i
+        self.head = Block(1, ch(0), n)
+        self.down = nn.ModuleList([nn.Conv2d(ch(i), ch(i + 1), 3, stride=2, padding=1) for i in range(depth)])
+        self.enc = nn.ModuleList([Block(ch(i + 1), ch(i + 1), n) for i in range(depth)])
+        self.up = nn.ModuleList([nn.ConvTranspose2d(ch(i + 1), ch(i), 2, stride=2) for i in range(depth)])
+        k = 2 if skips else 1
+        self.dec = nn.ModuleList([Block(k * ch(i), ch(i), n) for i in range(depth)])
+        self.tail = conv3(ch(0), 1)
+        self.skips = skips
+
+    def forward(self, inp):
+        x = self.head(inp)
+        feats = []
+        for down, enc in zip(self.down, self.enc):
+            feats.append(x)
+            x = enc(torch.relu(down(x)))
+        for i in reversed(range(len(self.up))):
+            x = torch.relu(self.up[i](x))
+            skip = feats.pop()
+            if self.skips:
+                x = torch.cat([x, skip], 1)
+            x = self.dec[i](x)
+        return inp - self.tail(x)
+
+
+class DnCnn(nn.Module):
+    def __init__(self, width=64, depth=17):
+        super().__init__()
+        self.body = Block(1, width, depth - 1)
+        self.tail = conv3(width, 1)
+
+    def forward(self, inp):
+        return inp - self.tail(self.body(inp))
+
+
+def main():
+    arch, width, depth, batch, patch, steps, size, reps = sys.argv[1:9]
+    width, depth, batch, patch, steps, size, reps = map(int, (width, depth, batch, patch, steps, size, reps))
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(batch, 1, patch, patch)
+    y = torch.rand(batch, 1, patch, patch)
+    times = []
+    for i in range(steps + 2):
+        t = time.perf_counter()
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.item()
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    model.eval()
+    img = torch.rand(1, 1, size, size)
+    ftimes = []
+    with torch.no_grad():
+        for i in range(reps + 1):
+            t = time.perf_counter()
+            out = model(img).numpy()
+            assert out.size == size * size
+            if i >= 1:
+                ftimes.append(time.perf_counter() - t)
+    med = lambda v: sorted(v)[len(v) // 2]
+    print(json.dumps({
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_step_ms": 1000 * med(times),
+        "restore_ms": 1000 * med(ftimes),
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
