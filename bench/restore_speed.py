@@ -55,6 +55,16 @@ def main():
             f"| {r['train_step_ms'] / t['train_step_ms']:.2f}x | {r['restore_ms']:.0f} | {t['restore_ms']:.0f} "
             f"| {r['restore_ms'] / t['restore_ms']:.2f}x |"
         )
+    print()
+    print("Where a training step's time goes (ms, medians of each part, regen / torch):")
+    print("| network | forward | backward | optimizer |")
+    print("|---|---|---|---|")
+    for label, b, p, r, t in rows:
+        ro, to = r["optimizer_ms"], t["optimizer_ms"]
+        print(
+            f"| {label} | {r['forward_ms']:.0f} / {t['forward_ms']:.0f} | "
+            f"{r['backward_ms']:.0f} / {t['backward_ms']:.0f} | {ro:.0f} / {to:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -70,16 +70,22 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand(batch, 1, patch, patch)
     y = torch.rand(batch, 1, patch, patch)
-    times = []
+    times, fwd, bwd, opt_t = [], [], [], []
     for i in range(steps + 2):
         t = time.perf_counter()
         opt.zero_grad()
         loss = ((model(x) - y) ** 2).mean()
         loss.item()
+        t_fwd = time.perf_counter() - t
         loss.backward()
+        t_bwd = time.perf_counter() - t
         opt.step()
         if i >= 2:
-            times.append(time.perf_counter() - t)
+            total = time.perf_counter() - t
+            times.append(total)
+            fwd.append(t_fwd)
+            bwd.append(t_bwd - t_fwd)
+            opt_t.append(total - t_bwd)
     model.eval()
     img = torch.rand(1, 1, size, size)
     ftimes = []
@@ -94,6 +100,9 @@ def main():
     print(json.dumps({
         "params": sum(p.numel() for p in model.parameters()),
         "train_step_ms": 1000 * med(times),
+        "forward_ms": 1000 * med(fwd),
+        "backward_ms": 1000 * med(bwd),
+        "optimizer_ms": 1000 * med(opt_t),
         "restore_ms": 1000 * med(ftimes),
         "torch": torch.__version__,
     }))

@@ -34,16 +34,22 @@ fn main() {
     let mut optim = AdamConfig::new().init();
     let x = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
     let y = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
-    let mut times = Vec::new();
+    let (mut times, mut fwd, mut bwd, mut opt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..steps + 2 {
         let t = Instant::now();
         let loss = (model.forward(x.clone()) - y.clone()).square().mean();
         let _: f32 = loss.clone().into_scalar();
+        let t_fwd = t.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let t_bwd = t.elapsed().as_secs_f64();
         model = optim.step(1e-4, model, grads);
         // Two warm-up steps are not timed.
         if i >= 2 {
-            times.push(t.elapsed().as_secs_f64());
+            let total = t.elapsed().as_secs_f64();
+            times.push(total);
+            fwd.push(t_fwd);
+            bwd.push(t_bwd - t_fwd);
+            opt.push(total - t_bwd);
         }
     }
     let net = model.valid();
@@ -67,6 +73,9 @@ fn main() {
         serde_json::json!({
             "params": net.num_params(),
             "train_step_ms": 1000.0 * median(&mut times),
+            "forward_ms": 1000.0 * median(&mut fwd),
+            "backward_ms": 1000.0 * median(&mut bwd),
+            "optimizer_ms": 1000.0 * median(&mut opt),
             "restore_ms": 1000.0 * median(&mut ftimes),
         })
     );

@@ -187,11 +187,11 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
         }
     };
     let model = load_model(a.model.as_deref(), "denoise")?;
-    let (good, bad) = load_folder(&a.data)?;
-    for e in &bad {
-        eprintln!("skipping {e}");
+    let loaded = load_folder(&a.data)?;
+    for e in &loaded.errors {
+        eprintln!("note: skipping {e}");
     }
-    let clean: Vec<Image> = good.into_iter().map(|(_, i)| i).collect::<Vec<_>>();
+    let clean: Vec<Image> = loaded.images.into_iter().map(|(_, i)| i).collect();
     let report = regen::eval::eval_restore(&model, &clean, sigma, a.seed);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

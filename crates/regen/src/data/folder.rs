@@ -44,23 +44,34 @@ pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((images, skipped))
 }
 
-/// The images of a folder that loaded, with their paths, and the errors of those that did not.
-pub type LoadedFolder = (Vec<(PathBuf, Image)>, Vec<Error>);
+/// A folder's images that loaded (with their paths), the errors of those that did not, and
+/// the non-image files that were skipped.
+#[derive(Debug, Default)]
+pub struct LoadedFolder {
+    /// Decoded images, in sorted path order.
+    pub images: Vec<(PathBuf, Image)>,
+    /// One error per image file that failed to load.
+    pub errors: Vec<Error>,
+    /// Files skipped because they are not images.
+    pub skipped: Vec<PathBuf>,
+}
 
 /// Loads every image below `dir`. Files that fail to decode are returned beside the good
 /// ones so that a caller can report them and go on.
 pub fn load_folder(dir: &Path) -> Result<LoadedFolder> {
-    let (paths, _) = list_images(dir)?;
+    let (paths, skipped) = list_images(dir)?;
     if paths.is_empty() {
         return Err(Error::bad_file(dir, "folder holds no images"));
     }
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
+    let mut out = LoadedFolder {
+        skipped,
+        ..Default::default()
+    };
     for p in paths {
         match Image::load(&p) {
-            Ok(img) => good.push((p, img)),
-            Err(e) => bad.push(e),
+            Ok(img) => out.images.push((p, img)),
+            Err(e) => out.errors.push(e),
         }
     }
-    Ok((good, bad))
+    Ok(out)
 }

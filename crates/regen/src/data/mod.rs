@@ -5,7 +5,7 @@ mod idx;
 mod image;
 mod patches;
 
-pub use folder::{IMAGE_EXTENSIONS, is_image_path, list_images, load_folder};
+pub use folder::{IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder};
 pub use idx::Idx;
 pub use image::{Image, to_u8};
 pub use patches::{PatchSampler, dihedral, split};

@@ -184,11 +184,18 @@ pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ));
     }
-    let (good, bad) = load_folder(path)?;
-    for e in bad {
-        eprintln!("skipping {e}");
+    let loaded = load_folder(path)?;
+    for p in &loaded.skipped {
+        eprintln!("note: skipping {} (not an image)", p.display());
     }
-    Ok(good.into_iter().map(|(_, img)| luminance(&img)).collect())
+    for e in &loaded.errors {
+        eprintln!("note: skipping {e}");
+    }
+    Ok(loaded
+        .images
+        .iter()
+        .map(|(_, img)| luminance(img))
+        .collect())
 }
 
 /// The one-channel version of an image (Rec. 601 luma for colour; alpha dropped).
