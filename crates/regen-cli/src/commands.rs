@@ -53,6 +53,7 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         .into());
     }
     model.tile = a.tile;
+    model.ensemble = a.ensemble;
     let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
     errors.extend(batch::run(&jobs, |_, img| Ok(model.restore(img))));
     Ok(finish(jobs.len() + errors.len(), errors))
@@ -186,7 +187,8 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
             return Err(Error::arg("--sigma: evaluation needs one number, not a range").into());
         }
     };
-    let model = load_model(a.model.as_deref(), "denoise")?;
+    let mut model = load_model(a.model.as_deref(), "denoise")?;
+    model.ensemble = a.ensemble;
     let loaded = load_folder(&a.data)?;
     for e in &loaded.errors {
         eprintln!("note: skipping {e}");

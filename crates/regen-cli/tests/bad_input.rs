@@ -59,14 +59,7 @@ fn checkpoint_of_another_family_is_refused() {
     let d = TempDir::new("family");
     let config = RestoreConfig::new().with_width(4).with_depth(1);
     let net = config.init(&regen::device::device());
-    let card = ModelCard {
-        family: "vae".into(),
-        task: "generate".into(),
-        config: serde_json::to_value(&config).unwrap(),
-        step: 1,
-        version: env!("CARGO_PKG_VERSION").into(),
-        notes: serde_json::Value::Null,
-    };
+    let card = ModelCard::new("vae", "generate", serde_json::to_value(&config).unwrap(), 1);
     let ck = d.join("vae.safetensors");
     save(&ck, &net, &card).unwrap();
     let photo = fixtures().join("photos/clean-256.png");

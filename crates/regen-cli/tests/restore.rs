@@ -39,6 +39,20 @@ fn shipped_denoiser_cleans_a_noisy_photo() {
     // Sigma 25 noise leaves ~20.2 dB; any working denoiser gains far more than 5 dB.
     assert!(pn < 21.0, "noisy {pn}");
     assert!(pr > pn + 5.0, "noisy {pn:.2} dB, restored {pr:.2} dB");
+
+    // The flip/rotation ensemble averages eight such results: never far from one of them.
+    let ens = d.join("ensemble.png");
+    let o = run(&[
+        "restore",
+        "--ensemble",
+        noisy.to_str().unwrap(),
+        "-o",
+        ens.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pe = psnr(&Image::load(&ens).unwrap().data, &c.data);
+    assert!(pe > pr - 0.3, "ensemble {pe:.2} dB vs single {pr:.2} dB");
+    assert_ne!(std::fs::read(&ens).unwrap(), std::fs::read(&out).unwrap());
 }
 
 #[test]

@@ -31,6 +31,20 @@ pub struct ModelCard {
     pub notes: serde_json::Value,
 }
 
+impl ModelCard {
+    /// A card written by this regen version, with no notes.
+    pub fn new(family: &str, task: &str, config: serde_json::Value, step: u64) -> ModelCard {
+        ModelCard {
+            family: family.into(),
+            task: task.into(),
+            config,
+            step,
+            version: env!("CARGO_PKG_VERSION").into(),
+            notes: serde_json::Value::Null,
+        }
+    }
+}
+
 /// Serialises `module` and `card` into safetensors bytes.
 pub fn to_bytes<M: ModuleSnapshot>(module: &M, card: &ModelCard) -> Result<Vec<u8>> {
     let json = serde_json::to_string(card).expect("card serialises");

@@ -132,7 +132,11 @@ pub fn eval_restore(model: &Restorer, clean: &[Image], sigma: f32, seed: u64) ->
     let (p, s) = score(&outs, clean);
     rows.push(Row {
         method: "regen model".into(),
-        param: model.card.task.clone(),
+        param: if model.ensemble {
+            format!("{} x8", model.card.task)
+        } else {
+            model.card.task.clone()
+        },
         psnr: p,
         ssim: s,
         seconds: secs,

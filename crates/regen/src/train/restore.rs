@@ -288,12 +288,13 @@ pub fn train_restore(
     });
 
     let card = |step: u64, notes: serde_json::Value| ModelCard {
-        family: "restore".into(),
-        task: cfg.task.clone(),
-        config: serde_json::to_value(&cfg.model).expect("config serialises"),
-        step,
-        version: env!("CARGO_PKG_VERSION").into(),
         notes,
+        ..ModelCard::new(
+            "restore",
+            &cfg.task,
+            serde_json::to_value(&cfg.model).expect("config serialises"),
+            step,
+        )
     };
     let notes = |val_psnr: Option<f64>| json!({"noise": cfg.noise, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
     let (b, p) = (cfg.batch, cfg.patch);
@@ -408,14 +409,7 @@ pub fn validate(
     sigma: f32,
     seed: u64,
 ) -> (f64, f64) {
-    let card = ModelCard {
-        family: "restore".into(),
-        task: "denoise".into(),
-        config: serde_json::Value::Null,
-        step: 0,
-        version: String::new(),
-        notes: serde_json::Value::Null,
-    };
+    let card = ModelCard::new("restore", "denoise", serde_json::Value::Null, 0);
     let r = Restorer::new(net.clone(), config.clone(), card);
     let c = Corruption::Gaussian {
         sigma: Sigma::Fixed(sigma),
