@@ -266,15 +266,13 @@ pub fn train_restore(
     } else {
         (run::optimizer(cfg.optimizer, cfg.momentum), None)
     };
-    let progress_quiet = quiet;
-    let mut progress;
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
         None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
     };
     let resumed_from = (resume && step > 0).then_some(step);
     run.truncate_metrics(step)?;
-    progress = Progress::new(step, cfg.steps, progress_quiet);
+    let mut progress = Progress::new(step, cfg.steps, quiet);
     progress.note(&match resumed_from {
         Some(s) => format!("resumed at step {s} from {}", out.display()),
         None if resume => format!("no checkpoint in {}; starting at step 0", out.display()),
@@ -301,17 +299,7 @@ pub fn train_restore(
     let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
     let t_log = Instant::now();
     while step < cfg.steps {
-        let mut noisy = Vec::with_capacity(b * p * p);
-        let mut clean = Vec::with_capacity(b * p * p);
-        for _ in 0..b {
-            let patch = Image::gray(p, p, sampler.sample(&mut rng));
-            let mut damaged = cfg.noise.apply(&patch, rng.next_u64()).image;
-            if cfg.quantize {
-                damaged = damaged.quantized_8bit();
-            }
-            noisy.extend_from_slice(&damaged.data);
-            clean.extend_from_slice(&patch.data);
-        }
+        let (noisy, clean) = make_batch(cfg, &sampler, &mut rng);
         let x = Tensor::<4>::from_data(TensorData::new(noisy, [b, 1, p, p]), &device);
         let y = Tensor::<4>::from_data(TensorData::new(clean, [b, 1, p, p]), &device);
         let loss = (model.forward(x) - y).square().mean(); // [1]
@@ -398,6 +386,26 @@ pub fn train_restore(
         best,
         model: model_path,
     })
+}
+
+/// One batch of (corrupted, clean) patches, each `[batch, 1, patch, patch]` flattened.
+fn make_batch(
+    cfg: &RestoreTrainConfig,
+    sampler: &PatchSampler,
+    rng: &mut Rng,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = cfg.batch * cfg.patch * cfg.patch;
+    let (mut noisy, mut clean) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..cfg.batch {
+        let patch = Image::gray(cfg.patch, cfg.patch, sampler.sample(rng));
+        let mut damaged = cfg.noise.apply(&patch, rng.next_u64()).image;
+        if cfg.quantize {
+            damaged = damaged.quantized_8bit();
+        }
+        noisy.extend_from_slice(&damaged.data);
+        clean.extend_from_slice(&patch.data);
+    }
+    (noisy, clean)
 }
 
 /// Mean PSNR and SSIM on the validation images with Gaussian noise of `sigma`, inputs
