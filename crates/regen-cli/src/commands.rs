@@ -193,6 +193,13 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("note: skipping {e}");
     }
+    if let Some((p, _)) = loaded
+        .images
+        .iter()
+        .find(|(_, i)| i.height < 11 || i.width < 11)
+    {
+        return Err(Error::bad_file(p, "smaller than 11x11 pixels, too small for SSIM").into());
+    }
     let clean: Vec<Image> = loaded.images.into_iter().map(|(_, i)| i).collect();
     let report = regen::eval::eval_restore(&model, &clean, sigma, a.seed);
     if a.json {

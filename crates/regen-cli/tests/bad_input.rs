@@ -178,3 +178,20 @@ fn unknown_option_exits_2() {
     let o = run(&["restore", "--frobnicate", "x.png", "-o", "y.png"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn eval_on_images_too_small_for_ssim_is_refused() {
+    let d = TempDir::new("tiny");
+    regen::data::Image::zeros(1, 5, 5)
+        .save(&d.join("tiny.png"))
+        .unwrap();
+    let o = run(&[
+        "eval",
+        "restore",
+        "--data",
+        d.path().to_str().unwrap(),
+        "--sigma",
+        "25",
+    ]);
+    assert_user_error(&o, "tiny.png: smaller than 11x11");
+}
