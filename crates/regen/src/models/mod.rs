@@ -1,5 +1,7 @@
 //! Networks, one file per family; each a `Module` with a `Config` whose `init` builds it.
 
 pub mod restore;
+pub mod vae;
 
 pub use restore::{Arch, RestoreConfig, RestoreNet};
+pub use vae::{Likelihood, Vae, VaeConfig, VaeOutput, vae_loss};
