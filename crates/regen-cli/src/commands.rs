@@ -6,10 +6,10 @@ use anyhow::Result;
 use regen::corrupt::{Corruption, Sigma};
 use regen::data::{Image, load_folder};
 use regen::restore::Restorer;
-use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule};
+use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
-use crate::{CorruptArgs, EvalRestoreArgs, RestoreArgs, TrainRestoreArgs};
+use crate::{CorruptArgs, EvalRestoreArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs};
 
 /// Prints batch failures; exit code 2 if there were any.
 fn finish(done: usize, errors: Vec<Error>) -> ExitCode {
@@ -207,5 +207,59 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     } else {
         print!("{}", report.table());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
+    let saved = a.out.join("config.toml");
+    let file = a
+        .config
+        .clone()
+        .or_else(|| (a.resume && saved.exists()).then_some(saved));
+    let mut cfg = match file {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            toml::from_str::<VaeTrainConfig>(&text)
+                .map_err(|e| Error::bad_file(&p, format!("bad config: {}", e.message())))?
+        }
+        None => VaeTrainConfig::default(),
+    };
+    if let Some(v) = a.data {
+        cfg.data = v;
+    }
+    cfg.conditional |= a.conditional;
+    if let Some(v) = a.latent {
+        cfg.model.latent = v;
+    }
+    if let Some(v) = a.width {
+        cfg.model.width = v;
+    }
+    if let Some(v) = a.depth {
+        cfg.model.depth = v;
+    }
+    if let Some(v) = a.likelihood {
+        cfg.model.likelihood = serde_json::from_value(serde_json::Value::String(v.clone()))
+            .map_err(|_| Error::arg(format!("--likelihood {v}: use bernoulli or gaussian")))?;
+    }
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.epochs {
+        cfg.epochs = v;
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = a.beta {
+        cfg.beta = v;
+    }
+    if let Some(v) = a.kl_warmup {
+        cfg.kl_warmup = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    let model = regen::train::train_vae(&cfg, &a.out, a.resume, a.quiet)?;
+    println!("{}", model.display());
     Ok(ExitCode::SUCCESS)
 }

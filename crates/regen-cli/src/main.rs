@@ -87,6 +87,60 @@ struct CorruptArgs {
 enum TrainCommand {
     /// Train a restoration model on a folder of clean images.
     Restore(TrainRestoreArgs),
+    /// Train a variational autoencoder on an IDX file or an image folder.
+    Vae(TrainVaeArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainVaeArgs {
+    /// A TOML file with any of the training settings; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// An IDX image file (labels from its labels-idx1 sibling) or an image folder.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Condition on class labels.
+    #[arg(long)]
+    conditional: bool,
+    /// Latent dimensions.
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Channels of the first convolution (doubled per level).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Strided convolutions in the encoder.
+    #[arg(long)]
+    depth: Option<usize>,
+    /// bernoulli or gaussian.
+    #[arg(long)]
+    likelihood: Option<String>,
+    /// Images per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Passes over the data.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Adam learning rate.
+    #[arg(long, allow_hyphen_values = true)]
+    lr: Option<f64>,
+    /// Weight of the KL term.
+    #[arg(long, allow_hyphen_values = true)]
+    beta: Option<f64>,
+    /// Steps of linear KL warm-up.
+    #[arg(long)]
+    kl_warmup: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The run folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from the run folder's last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Print nothing while training.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +250,7 @@ fn main() -> ExitCode {
         Command::Restore(a) => commands::restore(a),
         Command::Corrupt(a) => commands::corrupt(a),
         Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
+        Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
     };
     match result {

@@ -1,10 +1,12 @@
 //! Reading data: IDX files, image folders, patches and splits.
 
+mod dataset;
 mod folder;
 mod idx;
 mod image;
 mod patches;
 
+pub use dataset::{Dataset, grid, labels_path_for};
 pub use folder::{IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder};
 pub use idx::Idx;
 pub use image::{Image, to_u8};

@@ -4,7 +4,9 @@
 pub mod progress;
 pub mod restore;
 pub mod run;
+pub mod vae;
 
 pub use progress::Progress;
 pub use restore::{RestoreTrainConfig, train_restore};
 pub use run::{OptimizerKind, RunDir, Schedule, TrainState, learning_rate};
+pub use vae::{VaeTrainConfig, train_vae};

@@ -1,0 +1,112 @@
+//! `regen train vae` end to end on the committed 300-digit MNIST fixture, and its bad input.
+
+mod common;
+
+use common::*;
+
+fn mnist() -> String {
+    fixtures()
+        .join("mnist300/mnist300-images-idx3-ubyte.gz")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn conditional_vae_trains_and_writes_its_run_folder() {
+    let d = TempDir::new("vae");
+    let out = d.join("run");
+    let o = run(&[
+        "train",
+        "vae",
+        "--data",
+        &mnist(),
+        "--conditional",
+        "--width",
+        "8",
+        "--batch",
+        "16",
+        "--epochs",
+        "12",
+        "--lr",
+        "3e-3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "plot.png",
+        "samples.png",
+        "reconstructions.png",
+        "best.safetensors",
+        "model.safetensors",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let val: Vec<f64> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["val_nelbo"].as_f64())
+        .collect();
+    assert_eq!(val.len(), 12);
+    // 784 ln 2 = 543 nats is what an untrained decoder (all logits 0) costs.
+    assert!(val[11] < val[0] && val[11] < 300.0, "{val:?}");
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("classes = 10"), "{config}");
+}
+
+#[test]
+fn idx_with_a_wrong_magic_number_or_a_truncated_body_is_refused() {
+    let d = TempDir::new("idx");
+    let bad = d.join("bad-images-idx3-ubyte");
+    std::fs::write(
+        &bad,
+        b"\x12\x34\x08\x03\x00\x00\x00\x01\x00\x00\x00\x1c\x00\x00\x00\x1c",
+    )
+    .unwrap();
+    let o = run(&[
+        "train",
+        "vae",
+        "--data",
+        bad.to_str().unwrap(),
+        "--out",
+        d.join("r1").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "bad magic number");
+    let short = d.join("short-images-idx3-ubyte");
+    let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+    bytes.extend(vec![0u8; 784 + 100]);
+    std::fs::write(&short, bytes).unwrap();
+    let o = run(&[
+        "train",
+        "vae",
+        "--data",
+        short.to_str().unwrap(),
+        "--out",
+        d.join("r2").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "truncated");
+}
+
+#[test]
+fn a_folder_of_mixed_sizes_is_refused_naming_both_files() {
+    let d = TempDir::new("mixed");
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    regen::data::Image::zeros(1, 28, 28)
+        .save(&data.join("a.png"))
+        .unwrap();
+    regen::data::Image::zeros(1, 32, 32)
+        .save(&data.join("b.png"))
+        .unwrap();
+    let o = run(&[
+        "train",
+        "vae",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        d.join("r").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "b.png: is 32x32");
+}

@@ -1,0 +1,333 @@
+//! Training a VAE on an image set: minibatch Adam on the negative ELBO, with an optional
+//! linear KL warm-up, validation ELBO each epoch, a sample grid from fixed latent codes and
+//! a reconstruction grid.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::checkpoint::{self, ModelCard};
+use crate::data::{Dataset, Image, grid, split};
+use crate::error::{Error, Result};
+use crate::models::{Vae, VaeConfig, vae_loss};
+use crate::plot;
+use crate::rng::Rng;
+use crate::train::progress::Progress;
+use crate::train::run::{self, OptimizerKind, RunDir, TrainState};
+
+/// Everything that defines a VAE training run (`config.toml` in the run folder).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaeTrainConfig {
+    /// An IDX image file (labels from its `labels-idx1` sibling) or an image folder.
+    pub data: PathBuf,
+    /// The network; `channels` and `size` are taken from the data.
+    #[serde(default = "VaeConfig::new")]
+    pub model: VaeConfig,
+    /// Condition on class labels (the data must be labelled).
+    pub conditional: bool,
+    /// Images per step.
+    pub batch: usize,
+    /// Passes over the training images.
+    pub epochs: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Weight of the KL term.
+    pub beta: f64,
+    /// Steps over which the KL weight rises linearly from 0 to `beta` (0: no warm-up).
+    pub kl_warmup: u64,
+    /// Images held out for validation (seeded choice).
+    pub val_images: usize,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept.
+    pub keep: usize,
+    /// Seed for initialisation, split, shuffling and sampling.
+    pub seed: u64,
+}
+
+impl Default for VaeTrainConfig {
+    fn default() -> Self {
+        VaeTrainConfig {
+            data: PathBuf::new(),
+            model: VaeConfig::new(),
+            conditional: false,
+            batch: 128,
+            epochs: 5,
+            lr: 1e-3,
+            beta: 1.0,
+            kl_warmup: 0,
+            val_images: 1000,
+            checkpoint_every: 500,
+            keep: 3,
+            seed: 0,
+        }
+    }
+}
+
+/// A batch as tensors: images `[b, c, h, w]` and one-hot labels `[b, k]` if conditional.
+fn batch_tensors(
+    data: &Dataset,
+    idx: &[usize],
+    classes: usize,
+    device: &Device,
+) -> (Tensor<4>, Option<Tensor<2>>) {
+    let first = &data.images[idx[0]];
+    let (c, h, w) = (first.channels, first.height, first.width);
+    let mut px = Vec::with_capacity(idx.len() * c * h * w);
+    for &i in idx {
+        px.extend_from_slice(&data.images[i].data);
+    }
+    let x = Tensor::from_data(TensorData::new(px, [idx.len(), c, h, w]), device);
+    let y = (classes > 0).then(|| {
+        let labels = data.labels.as_ref().expect("conditional data is labelled");
+        let mut oh = vec![0.0f32; idx.len() * classes];
+        for (r, &i) in idx.iter().enumerate() {
+            oh[r * classes + labels[i]] = 1.0;
+        }
+        Tensor::from_data(TensorData::new(oh, [idx.len(), classes]), device)
+    });
+    (x, y)
+}
+
+/// Mean negative ELBO terms (reconstruction, KL) in nats per image over `idx`, one z
+/// sample per image.
+pub fn nelbo(vae: &Vae, cfg: &VaeConfig, data: &Dataset, idx: &[usize]) -> (f64, f64) {
+    let device = crate::device::device();
+    let (mut r, mut k) = (0.0, 0.0);
+    for chunk in idx.chunks(500) {
+        let (x, y) = batch_tensors(data, chunk, vae.classes(), &device);
+        let out = vae.forward(x.clone(), y);
+        let (rr, kk) = vae_loss(&out, x, cfg.likelihood, cfg.gaussian_sigma);
+        r += rr.into_scalar::<f32>() as f64 * chunk.len() as f64;
+        k += kk.into_scalar::<f32>() as f64 * chunk.len() as f64;
+    }
+    (r / idx.len() as f64, k / idx.len() as f64)
+}
+
+fn to_images(t: Tensor<4>) -> Vec<Image> {
+    let [b, c, h, w] = t.dims();
+    let v: Vec<f32> = t.into_data().try_to_vec().expect("f32");
+    (0..b)
+        .map(|i| Image {
+            channels: c,
+            height: h,
+            width: w,
+            data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
+            sixteen_bit: false,
+        })
+        .collect()
+}
+
+/// Trains (or resumes) a VAE into `out`.
+pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) -> Result<PathBuf> {
+    if cfg.data.as_os_str().is_empty() {
+        return Err(Error::arg(
+            "--data is required: an IDX image file or an image folder",
+        ));
+    }
+    if cfg.batch == 0 || cfg.epochs == 0 || cfg.checkpoint_every == 0 || cfg.keep == 0 {
+        return Err(Error::arg(
+            "batch, epochs, checkpoint_every and keep must be positive",
+        ));
+    }
+    let data = Dataset::load(&cfg.data)?;
+    let first = &data.images[0];
+    if first.height != first.width {
+        return Err(Error::bad_file(
+            &cfg.data,
+            format!(
+                "images are {}x{}; the VAE needs square images",
+                first.width, first.height
+            ),
+        ));
+    }
+    if cfg.conditional && data.labels.is_none() {
+        return Err(Error::bad_file(
+            &cfg.data,
+            "has no labels, so a conditional VAE cannot be trained on it",
+        ));
+    }
+    let mut cfg = cfg.clone();
+    cfg.model.channels = first.channels;
+    cfg.model.size = first.height;
+    cfg.model.classes = if cfg.conditional { data.classes } else { 0 };
+    cfg.model.validate()?;
+    let mut run = RunDir::open(out, resume)?;
+    run.write(
+        "config.toml",
+        &toml::to_string(&cfg).expect("config serialises"),
+    )?;
+    let (train_idx, val_idx) = split(
+        data.len(),
+        cfg.val_images.min(data.len() / 2).max(1),
+        cfg.seed,
+    );
+
+    let device = crate::device::train_device();
+    device.seed(cfg.seed);
+    let mut vae = cfg.model.init(&device);
+    let optim = run::optimizer(OptimizerKind::Adam, 0.0);
+    let (mut optim, state) = if resume {
+        run.load_latest(&mut vae, optim)?
+    } else {
+        (optim, None)
+    };
+    let (mut step, mut best) = state.as_ref().map_or((0, None), |s| (s.step, s.best));
+    run.truncate_metrics(step)?;
+    let spe = train_idx.len().div_ceil(cfg.batch) as u64;
+    let total = spe * cfg.epochs;
+    let mut progress = Progress::new(step, total, quiet);
+    progress.note(&match (resume, step) {
+        (true, s) if s > 0 => format!("resumed at step {s} from {}", out.display()),
+        _ => format!(
+            "training vae on {} images ({} held out), {} parameters",
+            train_idx.len(),
+            val_idx.len(),
+            vae.num_params()
+        ),
+    });
+    let card = |step: u64| {
+        ModelCard::new(
+            "vae",
+            "generate",
+            serde_json::to_value(&cfg.model).expect("serialises"),
+            step,
+        )
+    };
+    // Fixed latent codes for the sample grid, so epochs can be compared by eye.
+    let mut zr = Rng::new(cfg.seed ^ 0x6A1D);
+    let z_fixed: Vec<f32> = (0..64 * cfg.model.latent)
+        .map(|_| zr.normal() as f32)
+        .collect();
+    let t0 = Instant::now();
+    while step < total {
+        let epoch = step / spe;
+        // The epoch's order depends only on (seed, epoch), so a resume mid-epoch continues it.
+        let mut order = train_idx.clone();
+        let mut r = Rng::derived(cfg.seed, epoch);
+        for i in (1..order.len()).rev() {
+            order.swap(i, r.below(i + 1));
+        }
+        let pos = (step % spe) as usize * cfg.batch;
+        let idx = &order[pos..(pos + cfg.batch).min(order.len())];
+        let (x, y) = batch_tensors(&data, idx, cfg.model.classes, &device);
+        let o = vae.forward(x.clone(), y);
+        let (rec, kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);
+        let w = if cfg.kl_warmup > 0 {
+            cfg.beta * ((step + 1) as f64 / cfg.kl_warmup as f64).min(1.0)
+        } else {
+            cfg.beta
+        };
+        let loss = rec.clone() + kl.clone() * w;
+        let lv: f32 = loss.clone().into_scalar();
+        if !lv.is_finite() {
+            return Err(Error::Diverged(format!(
+                "training diverged: loss is {lv} at step {}; the last good checkpoint in {} is intact; lower --lr and --resume",
+                step + 1,
+                out.display()
+            )));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &vae);
+        vae = optim.step(cfg.lr, vae, grads);
+        step += 1;
+        let epoch_end = step % spe == 0;
+        if step % 50 == 0 || epoch_end {
+            let (rv, kv) = (
+                rec.into_scalar::<f32>() as f64,
+                kl.into_scalar::<f32>() as f64,
+            );
+            run.log(json!({"step": step, "loss": rv + kv, "recon": rv, "kl": kv, "kl_weight": w, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
+            progress.update(
+                step,
+                &format!("-elbo {:.1} (recon {rv:.1} + kl {kv:.1})", rv + kv),
+                false,
+            );
+        }
+        if epoch_end {
+            let net = vae.valid();
+            let (vr, vk) = nelbo(&net, &cfg.model, &data, &val_idx);
+            run.log(json!({"step": step, "epoch": step / spe, "val_nelbo": vr + vk, "val_recon": vr, "val_kl": vk}))?;
+            if best.is_none_or(|(b, _)| -(vr + vk) > b) {
+                best = Some((-(vr + vk), step));
+                checkpoint::save(&out.join("best.safetensors"), &net, &card(step))?;
+            }
+            save_grids(&net, &cfg, &data, &val_idx, &z_fixed, out)?;
+            save_plot(&run)?;
+            progress.update(step, &format!("validation -elbo {:.2} nats", vr + vk), true);
+        }
+        if step % cfg.checkpoint_every == 0 || step == total {
+            let st = TrainState {
+                step,
+                rng: Rng::new(cfg.seed),
+                best,
+            };
+            run.save_checkpoint(&vae, &optim, &card(step), &st, cfg.keep)?;
+        }
+    }
+    let path = out.join("model.safetensors");
+    checkpoint::save(&path, &vae.valid(), &card(step))?;
+    Ok(path)
+}
+
+fn save_grids(
+    vae: &Vae,
+    cfg: &VaeTrainConfig,
+    data: &Dataset,
+    val: &[usize],
+    z: &[f32],
+    out: &Path,
+) -> Result<()> {
+    let device = crate::device::device();
+    let k = cfg.model.classes;
+    let labels = (k > 0).then(|| {
+        let oh: Vec<f32> = (0..64)
+            .flat_map(|i| (0..k).map(move |c| if c == (i / 8) % k { 1.0 } else { 0.0 }))
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(oh, [64, k]), &device)
+    });
+    let zt = Tensor::<2>::from_data(TensorData::new(z.to_vec(), [64, cfg.model.latent]), &device);
+    let samples = to_images(sigmoid(vae.decode(zt, labels)));
+    grid(&samples, 8).save(&out.join("samples.png"))?;
+    let idx = &val[..val.len().min(32)];
+    let (x, y) = batch_tensors(data, idx, k, &device);
+    let (mu, _) = vae.encode(x, y.clone());
+    let rec = to_images(sigmoid(vae.decode(mu, y)));
+    let pairs: Vec<Image> = idx
+        .iter()
+        .zip(rec)
+        .flat_map(|(&i, r)| [data.images[i].clone(), r])
+        .collect();
+    grid(&pairs, 8).save(&out.join("reconstructions.png"))
+}
+
+fn save_plot(run: &RunDir) -> Result<()> {
+    let pick = |key: &str| -> Vec<(f64, f64)> {
+        run.metrics()
+            .iter()
+            .filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?)))
+            .collect()
+    };
+    let (loss, val) = (pick("loss"), pick("val_nelbo"));
+    plot::save(
+        &run.root.join("plot.png"),
+        &[
+            plot::Panel {
+                title: "TRAINING -ELBO (NATS)",
+                points: &loss,
+                log_y: false,
+            },
+            plot::Panel {
+                title: "VALIDATION -ELBO (NATS)",
+                points: &val,
+                log_y: false,
+            },
+        ],
+    )
+}
