@@ -9,7 +9,9 @@ use regen::restore::Restorer;
 use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
-use crate::{CorruptArgs, EvalRestoreArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs};
+use crate::{
+    CorruptArgs, EvalRestoreArgs, GenerateArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
+};
 
 /// Prints batch failures; exit code 2 if there were any.
 fn finish(done: usize, errors: Vec<Error>) -> ExitCode {
@@ -261,5 +263,29 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
     }
     let model = regen::train::train_vae(&cfg, &a.out, a.resume, a.quiet)?;
     println!("{}", model.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn generate(a: GenerateArgs) -> Result<ExitCode> {
+    if a.output.is_none() && a.grid.is_none() {
+        return Err(
+            Error::arg("give -o DIR for the images, --grid FILE for one picture, or both").into(),
+        );
+    }
+    if a.n == 0 {
+        return Err(Error::arg("-n 0: nothing to generate").into());
+    }
+    let generator = regen::generate::Generator::load(&a.model)?;
+    let images = generator.sample(a.n, a.class, a.seed)?;
+    if let Some(dir) = &a.output {
+        let digits = a.n.to_string().len();
+        for (i, img) in images.iter().enumerate() {
+            img.save(&dir.join(format!("{i:0digits$}.png")))?;
+        }
+    }
+    if let Some(g) = &a.grid {
+        let cols = (a.n as f64).sqrt().ceil() as usize;
+        regen::data::grid(&images, cols).save(g)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

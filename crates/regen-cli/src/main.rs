@@ -25,6 +25,8 @@ enum Command {
     Restore(RestoreArgs),
     /// Damage images the way training does, to make test inputs.
     Corrupt(CorruptArgs),
+    /// Sample new images from a generative model.
+    Generate(GenerateArgs),
     /// Train a model.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -53,6 +55,28 @@ struct RestoreArgs {
     /// Output file (one input) or folder.
     #[arg(short, long)]
     output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// A VAE checkpoint (`.safetensors` written by `regen train vae`).
+    #[arg(long)]
+    model: PathBuf,
+    /// Number of images.
+    #[arg(short, default_value_t = 64)]
+    n: usize,
+    /// Class to sample, for a conditional model (default: cycle through the classes).
+    #[arg(long)]
+    class: Option<usize>,
+    /// Seed of the latent codes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Folder for the N PNG files.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Also (or only) write all samples as one grid picture.
+    #[arg(long)]
+    grid: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +273,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Restore(a) => commands::restore(a),
         Command::Corrupt(a) => commands::corrupt(a),
+        Command::Generate(a) => commands::generate(a),
         Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
         Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),

@@ -54,6 +54,91 @@ fn conditional_vae_trains_and_writes_its_run_folder() {
     assert!(val[11] < val[0] && val[11] < 300.0, "{val:?}");
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("classes = 10"), "{config}");
+
+    // Sampling: N files and a grid; a class the model does not have is refused.
+    let model = out.join("model.safetensors");
+    let m = model.to_str().unwrap();
+    let samples = d.join("samples");
+    let grid = d.join("grid.png");
+    let o = run(&[
+        "generate",
+        "--model",
+        m,
+        "-n",
+        "12",
+        "--class",
+        "7",
+        "-o",
+        samples.to_str().unwrap(),
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&samples).unwrap().count(), 12);
+    let g = regen::data::Image::load(&grid).unwrap();
+    assert_eq!((g.height, g.width), (3 * 30 + 2, 4 * 30 + 2));
+    let o = run(&[
+        "generate",
+        "--model",
+        m,
+        "-n",
+        "4",
+        "--class",
+        "12",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "--class 12: this model has 10 classes");
+}
+
+#[test]
+fn generate_refuses_a_class_for_an_unconditional_model_and_a_restoration_checkpoint() {
+    use regen::checkpoint::{ModelCard, save};
+    use regen::models::{RestoreConfig, VaeConfig};
+    let d = TempDir::new("gen");
+    let device = regen::device::device();
+    let vc = VaeConfig::new().with_width(4);
+    let vae = d.join("vae.safetensors");
+    save(
+        &vae,
+        &vc.init(&device),
+        &ModelCard::new("vae", "generate", serde_json::to_value(&vc).unwrap(), 0),
+    )
+    .unwrap();
+    let grid = d.join("g.png");
+    let o = run(&[
+        "generate",
+        "--model",
+        vae.to_str().unwrap(),
+        "-n",
+        "4",
+        "--class",
+        "3",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "this model is unconditional");
+    let rc = RestoreConfig::new().with_width(4).with_depth(1);
+    let restore = d.join("denoise.safetensors");
+    save(
+        &restore,
+        &rc.init(&device),
+        &ModelCard::new("restore", "denoise", serde_json::to_value(&rc).unwrap(), 0),
+    )
+    .unwrap();
+    let o = run(&[
+        "generate",
+        "--model",
+        restore.to_str().unwrap(),
+        "-n",
+        "4",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &o,
+        "is a restore model (denoise), but a vae model is needed here",
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod device;
 mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod generate;
 pub mod metrics;
 pub mod models;
 pub mod plot;
