@@ -10,7 +10,8 @@ use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
 use crate::{
-    CorruptArgs, EvalRestoreArgs, GenerateArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
+    CorruptArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs, RestoreArgs, TrainRestoreArgs,
+    TrainVaeArgs,
 };
 
 /// Prints batch failures; exit code 2 if there were any.
@@ -286,6 +287,25 @@ pub fn generate(a: GenerateArgs) -> Result<ExitCode> {
     if let Some(g) = &a.grid {
         let cols = (a.n as f64).sqrt().ceil() as usize;
         regen::data::grid(&images, cols).save(g)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
+    let generator = regen::generate::Generator::load(&a.model)?;
+    let data = regen::data::Dataset::load(&a.data)?;
+    let r = regen::eval_vae::eval_vae(generator.vae(), generator.config(), &data, a.k, a.seed)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{} images, nats per image", r.images);
+        println!("reconstruction   {:>9.2}", r.recon);
+        println!("KL               {:>9.2}", r.kl);
+        println!("-ELBO            {:>9.2}", r.nelbo);
+        println!(
+            "-log p(x) <= {:>9.2}  (importance-weighted, K = {})",
+            r.iw_nll, r.k
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -235,6 +235,27 @@ struct TrainRestoreArgs {
 enum EvalCommand {
     /// PSNR, SSIM and time of the noisy input, classical filters and the model.
     Restore(EvalRestoreArgs),
+    /// Test-set ELBO and importance-weighted bound of a VAE, in nats per image.
+    Vae(EvalVaeArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalVaeArgs {
+    /// A VAE checkpoint.
+    #[arg(long)]
+    model: PathBuf,
+    /// Test images: an IDX file (labels from its sibling) or an image folder.
+    #[arg(long)]
+    data: PathBuf,
+    /// Samples per image for the importance-weighted bound.
+    #[arg(long, default_value_t = 100)]
+    k: usize,
+    /// Seed of the latent samples.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -277,6 +298,7 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
         Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
+        Command::Eval(EvalCommand::Vae(a)) => commands::eval_vae(a),
     };
     match result {
         Ok(code) => code,

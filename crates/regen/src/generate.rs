@@ -33,6 +33,16 @@ impl Generator {
         Ok(Generator { vae, config, card })
     }
 
+    /// The network.
+    pub fn vae(&self) -> &Vae {
+        &self.vae
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &VaeConfig {
+        &self.config
+    }
+
     /// Number of classes (0: unconditional).
     pub fn classes(&self) -> usize {
         self.config.classes
