@@ -10,8 +10,8 @@ use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
 use crate::{
-    CorruptArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs, RestoreArgs, TrainRestoreArgs,
-    TrainVaeArgs,
+    CorruptArgs, EncodeArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs, InterpolateArgs,
+    ReconstructArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
 };
 
 /// Prints batch failures; exit code 2 if there were any.
@@ -307,5 +307,65 @@ pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
             r.iw_nll, r.k
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reconstruct(a: ReconstructArgs) -> Result<ExitCode> {
+    let g = regen::generate::Generator::load(&a.model)?;
+    let cls = a.class.map(|c| vec![c]);
+    let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
+    errors.extend(batch::run(&jobs, |_, img| {
+        Ok(g.reconstruct(&[img], cls.as_deref())?.remove(0))
+    }));
+    Ok(finish(jobs.len(), errors))
+}
+
+pub fn interpolate(a: InterpolateArgs) -> Result<ExitCode> {
+    let g = regen::generate::Generator::load(&a.model)?;
+    let (ia, ib) = (Image::load(&a.a)?, Image::load(&a.b)?);
+    let strip = g.interpolate(&ia, &ib, a.steps, a.spherical, a.class)?;
+    regen::data::grid(&strip, strip.len()).save(&a.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn encode(a: EncodeArgs) -> Result<ExitCode> {
+    let g = regen::generate::Generator::load(&a.model)?;
+    let data = regen::data::Dataset::load(&a.data)?;
+    let mut csv = String::new();
+    let latent = g.config().latent;
+    let label_col = data.labels.is_some();
+    if label_col {
+        csv.push_str("label,");
+    }
+    csv.push_str(
+        &(0..latent)
+            .map(|i| format!("z{i}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    csv.push('\n');
+    for start in (0..data.len()).step_by(512) {
+        let idx: Vec<usize> = (start..(start + 512).min(data.len())).collect();
+        let imgs: Vec<&Image> = idx.iter().map(|&i| &data.images[i]).collect();
+        let cls: Option<Vec<usize>> = data
+            .labels
+            .as_ref()
+            .map(|l| idx.iter().map(|&i| l[i]).collect());
+        let cls = if g.classes() > 0 { cls } else { None };
+        let z = g.encode(&imgs, cls.as_deref())?;
+        for (row, &i) in z.iter().zip(&idx) {
+            if let Some(l) = &data.labels {
+                csv.push_str(&format!("{},", l[i]));
+            }
+            csv.push_str(
+                &row.iter()
+                    .map(|v| format!("{v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            csv.push('\n');
+        }
+    }
+    regen::fsutil::write_atomic(&a.output, csv.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

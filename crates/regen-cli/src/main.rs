@@ -27,6 +27,12 @@ enum Command {
     Corrupt(CorruptArgs),
     /// Sample new images from a generative model.
     Generate(GenerateArgs),
+    /// Encode and decode images with a VAE.
+    Reconstruct(ReconstructArgs),
+    /// Decode a path between two images' latent codes into a strip.
+    Interpolate(InterpolateArgs),
+    /// Write the latent means of a data set as CSV.
+    Encode(EncodeArgs),
     /// Train a model.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -77,6 +83,57 @@ struct GenerateArgs {
     /// Also (or only) write all samples as one grid picture.
     #[arg(long)]
     grid: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReconstructArgs {
+    /// A VAE checkpoint.
+    #[arg(long)]
+    model: PathBuf,
+    /// The images' class, for a conditional model.
+    #[arg(long)]
+    class: Option<usize>,
+    /// Input images, or one folder.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (one input) or folder.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct InterpolateArgs {
+    /// A VAE checkpoint.
+    #[arg(long)]
+    model: PathBuf,
+    /// Start image.
+    a: PathBuf,
+    /// End image.
+    b: PathBuf,
+    /// Images in the strip, ends included.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
+    /// Interpolate along the great circle (slerp) instead of a straight line.
+    #[arg(long)]
+    spherical: bool,
+    /// Class for a conditional model.
+    #[arg(long)]
+    class: Option<usize>,
+    /// The strip picture.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct EncodeArgs {
+    /// A VAE checkpoint.
+    #[arg(long)]
+    model: PathBuf,
+    /// An IDX image file or an image folder.
+    data: PathBuf,
+    /// The CSV file: one row per image, the label if known, then the latent means.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +352,9 @@ fn main() -> ExitCode {
         Command::Restore(a) => commands::restore(a),
         Command::Corrupt(a) => commands::corrupt(a),
         Command::Generate(a) => commands::generate(a),
+        Command::Reconstruct(a) => commands::reconstruct(a),
+        Command::Interpolate(a) => commands::interpolate(a),
+        Command::Encode(a) => commands::encode(a),
         Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
         Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),

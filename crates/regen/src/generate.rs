@@ -43,6 +43,146 @@ impl Generator {
         &self.config
     }
 
+    /// One-hot labels `[n, k]` for a conditional model, `None` otherwise.
+    fn labels(&self, classes: &[usize]) -> Option<Tensor<2>> {
+        let k = self.config.classes;
+        (k > 0).then(|| {
+            let oh: Vec<f32> = classes
+                .iter()
+                .flat_map(|&c| (0..k).map(move |j| if j == c { 1.0 } else { 0.0 }))
+                .collect();
+            Tensor::from_data(
+                TensorData::new(oh, [classes.len(), k]),
+                &crate::device::device(),
+            )
+        })
+    }
+
+    fn check_image(&self, img: &Image) -> Result<()> {
+        let c = &self.config;
+        if (img.channels, img.height, img.width) != (c.channels, c.size, c.size) {
+            return Err(Error::arg(format!(
+                "image is {}x{} with {} channels; this model takes {}x{} with {}",
+                img.width, img.height, img.channels, c.size, c.size, c.channels
+            )));
+        }
+        Ok(())
+    }
+
+    fn to_tensor(images: &[&Image]) -> Tensor<4> {
+        let (c, h, w) = (images[0].channels, images[0].height, images[0].width);
+        let px: Vec<f32> = images.iter().flat_map(|i| i.data.iter().copied()).collect();
+        Tensor::from_data(
+            TensorData::new(px, [images.len(), c, h, w]),
+            &crate::device::device(),
+        )
+    }
+
+    fn decode_images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Vec<Image> {
+        let x = sigmoid(self.vae.decode(z, labels));
+        let [b, c, h, w] = x.dims();
+        let v: Vec<f32> = x.into_data().try_to_vec().expect("f32");
+        (0..b)
+            .map(|i| Image {
+                channels: c,
+                height: h,
+                width: w,
+                data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
+                sixteen_bit: false,
+            })
+            .collect()
+    }
+
+    /// Latent means of `images` (one row of `latent` values each). `classes` is needed by a
+    /// conditional model.
+    pub fn encode(&self, images: &[&Image], classes: Option<&[usize]>) -> Result<Vec<Vec<f32>>> {
+        for img in images {
+            self.check_image(img)?;
+        }
+        let labels = self.conditional_labels(images.len(), classes)?;
+        let (mu, _) = self.vae.encode(Self::to_tensor(images), labels);
+        let v: Vec<f32> = mu.into_data().try_to_vec().expect("f32");
+        Ok(v.chunks(self.config.latent).map(|r| r.to_vec()).collect())
+    }
+
+    fn conditional_labels(&self, n: usize, classes: Option<&[usize]>) -> Result<Option<Tensor<2>>> {
+        match (self.config.classes, classes) {
+            (0, _) => Ok(None),
+            (_, None) => Err(Error::arg(
+                "this model is conditional: give the images' --class",
+            )),
+            (k, Some(c)) => {
+                if let Some(bad) = c.iter().find(|&&c| c >= k) {
+                    return Err(Error::arg(format!(
+                        "--class {bad}: this model has {k} classes"
+                    )));
+                }
+                let c: Vec<usize> = if c.len() == 1 {
+                    vec![c[0]; n]
+                } else {
+                    c.to_vec()
+                };
+                Ok(self.labels(&c))
+            }
+        }
+    }
+
+    /// Each image decoded from its latent mean.
+    pub fn reconstruct(&self, images: &[&Image], classes: Option<&[usize]>) -> Result<Vec<Image>> {
+        let z = self.encode(images, classes)?;
+        let flat: Vec<f32> = z.concat();
+        let zt = Tensor::<2>::from_data(
+            TensorData::new(flat, [images.len(), self.config.latent]),
+            &crate::device::device(),
+        );
+        let labels = self.conditional_labels(images.len(), classes)?;
+        Ok(self.decode_images(zt, labels))
+    }
+
+    /// `steps` images decoded along the path between the latent means of `a` and `b`:
+    /// straight (`spherical` false) or along the great circle (slerp), which keeps the
+    /// norm typical of N(0, I) samples.
+    pub fn interpolate(
+        &self,
+        a: &Image,
+        b: &Image,
+        steps: usize,
+        spherical: bool,
+        class: Option<usize>,
+    ) -> Result<Vec<Image>> {
+        let cls = class.map(|c| vec![c]);
+        let z = self.encode(&[a, b], cls.as_deref())?;
+        let (za, zb) = (&z[0], &z[1]);
+        let steps = steps.max(2);
+        let dot: f64 = za.iter().zip(zb).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let na = za.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let nb = zb.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let omega = (dot / (na * nb).max(1e-12)).clamp(-1.0, 1.0).acos();
+        let mut flat = Vec::with_capacity(steps * za.len());
+        for s in 0..steps {
+            let t = s as f64 / (steps - 1) as f64;
+            let (wa, wb) = if spherical && omega.sin().abs() > 1e-6 {
+                (
+                    ((1.0 - t) * omega).sin() / omega.sin(),
+                    (t * omega).sin() / omega.sin(),
+                )
+            } else {
+                (1.0 - t, t)
+            };
+            flat.extend(
+                za.iter()
+                    .zip(zb)
+                    .map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32),
+            );
+        }
+        let zt = Tensor::<2>::from_data(
+            TensorData::new(flat, [steps, self.config.latent]),
+            &crate::device::device(),
+        );
+        let labels = self.conditional_labels(steps, cls.as_deref())?;
+        Ok(self.decode_images(zt, labels))
+    }
+
     /// Number of classes (0: unconditional).
     pub fn classes(&self) -> usize {
         self.config.classes
@@ -77,27 +217,10 @@ impl Generator {
                 .collect();
             let z = Tensor::<2>::from_data(TensorData::new(z, [b, self.config.latent]), &device);
             // Without --class a conditional model cycles through its classes.
-            let labels = (k > 0).then(|| {
-                let oh: Vec<f32> = (0..b)
-                    .flat_map(|i| {
-                        let c = class.unwrap_or((start + i) % k);
-                        (0..k).map(move |j| if j == c { 1.0 } else { 0.0 })
-                    })
-                    .collect();
-                Tensor::<2>::from_data(TensorData::new(oh, [b, k]), &device)
-            });
-            let x = sigmoid(self.vae.decode(z, labels));
-            let [_, c, h, w] = x.dims();
-            let v: Vec<f32> = x.into_data().try_to_vec().expect("f32");
-            for i in 0..b {
-                out.push(Image {
-                    channels: c,
-                    height: h,
-                    width: w,
-                    data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
-                    sixteen_bit: false,
-                });
-            }
+            let cls: Vec<usize> = (0..b)
+                .map(|i| class.unwrap_or((start + i) % k.max(1)))
+                .collect();
+            out.extend(self.decode_images(z, self.labels(&cls)));
             start += b;
         }
         Ok(out)
