@@ -295,8 +295,17 @@ pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
     let generator = regen::generate::Generator::load(&a.model)?;
     let data = regen::data::Dataset::load(&a.data)?;
     let r = regen::eval_vae::eval_vae(generator.vae(), generator.config(), &data, a.k, a.seed)?;
+    let probe = match &a.probe_train {
+        Some(p) => {
+            let train = regen::data::Dataset::load(p)?;
+            Some(regen::eval_vae::linear_probe(&generator, &train, &data)?)
+        }
+        None => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        let mut v = serde_json::to_value(&r)?;
+        v["probe_accuracy"] = serde_json::json!(probe);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{} images, nats per image", r.images);
         println!("reconstruction   {:>9.2}", r.recon);
@@ -306,6 +315,9 @@ pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
             "-log p(x) <= {:>9.2}  (importance-weighted, K = {})",
             r.iw_nll, r.k
         );
+        if let Some(acc) = probe {
+            println!("linear probe accuracy on latent means: {:.2}%", 100.0 * acc);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -307,6 +307,10 @@ struct EvalVaeArgs {
     /// Samples per image for the importance-weighted bound.
     #[arg(long, default_value_t = 100)]
     k: usize,
+    /// Labelled training images: fit a linear probe (logistic regression) on their latent
+    /// means and report its accuracy on --data.
+    #[arg(long)]
+    probe_train: Option<PathBuf>,
     /// Seed of the latent samples.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -6,8 +6,10 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorData};
 use serde::Serialize;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Image};
 use crate::error::{Error, Result};
+use crate::generate::Generator;
+use crate::metrics::Probe;
 use crate::models::{Likelihood, Vae, VaeConfig};
 use crate::rng::Rng;
 
@@ -148,4 +150,32 @@ pub fn eval_vae(
         k,
         iw_nll: iw / n,
     })
+}
+
+/// Latent means of every image of `data`, with its class given to a conditional encoder.
+fn latent_means(g: &Generator, data: &Dataset) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(data.len());
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(512) {
+        let imgs: Vec<&Image> = chunk.iter().map(|&i| &data.images[i]).collect();
+        let cls: Option<Vec<usize>> = match (&data.labels, g.classes()) {
+            (Some(l), k) if k > 0 => Some(chunk.iter().map(|&i| l[i]).collect()),
+            _ => None,
+        };
+        out.extend(g.encode(&imgs, cls.as_deref())?);
+    }
+    Ok(out)
+}
+
+/// Accuracy on `test` of a logistic regression fitted to the latent means of `train`
+/// (the seed's "VAE features for classification"). Both sets must be labelled.
+pub fn linear_probe(g: &Generator, train: &Dataset, test: &Dataset) -> Result<f64> {
+    let (Some(ytr), Some(yte)) = (&train.labels, &test.labels) else {
+        return Err(Error::arg(
+            "the linear probe needs labelled train and test data",
+        ));
+    };
+    let classes = train.classes.max(test.classes);
+    let probe = Probe::fit(&latent_means(g, train)?, ytr, classes, 1e-4, 300);
+    Ok(probe.accuracy(&latent_means(g, test)?, yte))
 }

@@ -1,7 +1,9 @@
 //! Image quality measures. Computed in `f64` on images in [0, 1].
 
+mod probe;
 mod psnr;
 mod ssim;
 
+pub use probe::Probe;
 pub use psnr::psnr;
 pub use ssim::{gaussian_kernel, ssim};
