@@ -1,9 +1,11 @@
 //! Image quality measures. Computed in `f64` on images in [0, 1].
 
+mod generative;
 mod probe;
 mod psnr;
 mod ssim;
 
+pub use generative::{frechet_distance, kid, precision_recall, symmetric_eigen};
 pub use probe::Probe;
 pub use psnr::psnr;
 pub use ssim::{gaussian_kernel, ssim};
