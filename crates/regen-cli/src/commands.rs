@@ -10,8 +10,8 @@ use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
 use crate::{
-    CorruptArgs, EncodeArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs, InterpolateArgs,
-    ReconstructArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
+    CorruptArgs, EncodeArgs, EvalGenerateArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs,
+    InterpolateArgs, ReconstructArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
 };
 
 /// Prints batch failures; exit code 2 if there were any.
@@ -379,5 +379,45 @@ pub fn encode(a: EncodeArgs) -> Result<ExitCode> {
         }
     }
     regen::fsutil::write_atomic(&a.output, csv.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval_generate(a: EvalGenerateArgs) -> Result<ExitCode> {
+    let real = regen::data::Dataset::load(&a.data)?;
+    let fake = regen::data::Dataset::load(&a.samples)?;
+    let (net, acc) = regen::eval_generate::classifier_for(&a.data, &real, a.seed)?;
+    let r = regen::eval_generate::eval_generate(
+        &net,
+        acc,
+        &real.images,
+        &fake.images,
+        real.classes,
+        a.n,
+        a.seed,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "{} real vs {} generated images; feature classifier test accuracy {:.2}%",
+            r.n,
+            r.n,
+            100.0 * r.classifier_accuracy
+        );
+        println!("Frechet distance   {:>10.3}", r.frechet);
+        println!(
+            "KID x 1000         {:>10.3} +- {:.3}",
+            r.kid_x1000.0, r.kid_x1000.1
+        );
+        println!("precision (k=5)    {:>10.3}", r.precision);
+        println!("recall (k=5)       {:>10.3}", r.recall);
+        let shares: Vec<String> = r
+            .class_shares
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{c}: {:.1}%", 100.0 * s))
+            .collect();
+        println!("samples per predicted class: {}", shares.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -294,6 +294,28 @@ enum EvalCommand {
     Restore(EvalRestoreArgs),
     /// Test-set ELBO and importance-weighted bound of a VAE, in nats per image.
     Vae(EvalVaeArgs),
+    /// Frechet distance, KID and precision/recall of generated images against real ones.
+    Generate(EvalGenerateArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalGenerateArgs {
+    /// Real labelled images (IDX with labels, or a class-per-subfolder image folder); the
+    /// feature classifier is trained on them (and cached).
+    #[arg(long)]
+    data: PathBuf,
+    /// Generated images: a folder of PNGs or an IDX file.
+    #[arg(long)]
+    samples: PathBuf,
+    /// Images compared from each side (the same for every model compared).
+    #[arg(short, default_value_t = 10_000)]
+    n: usize,
+    /// Seed of the classifier and of KID's subsets.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -363,6 +385,7 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
         Command::Eval(EvalCommand::Vae(a)) => commands::eval_vae(a),
+        Command::Eval(EvalCommand::Generate(a)) => commands::eval_generate(a),
     };
     match result {
         Ok(code) => code,

@@ -195,3 +195,53 @@ fn a_folder_of_mixed_sizes_is_refused_naming_both_files() {
     ]);
     assert_user_error(&o, "b.png: is 32x32");
 }
+
+#[test]
+fn eval_generate_gives_the_floor_for_real_against_itself_and_caches_its_classifier() {
+    let d = TempDir::new("evalgen");
+    let cache = d.join("cache");
+    let o = regen()
+        .env("REGEN_CACHE", &cache)
+        .args([
+            "eval",
+            "generate",
+            "--data",
+            &mnist(),
+            "--samples",
+            &mnist(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["n"], 300);
+    assert!(r["frechet"].as_f64().unwrap().abs() < 1e-6, "{r}");
+    assert_eq!(r["precision"], 1.0);
+    assert_eq!(r["recall"], 1.0);
+    let shares: f64 = r["class_shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(cached.len(), 1);
+    // The second run reads the cached classifier and reports the same accuracy.
+    let o2 = regen()
+        .env("REGEN_CACHE", &cache)
+        .args([
+            "eval",
+            "generate",
+            "--data",
+            &mnist(),
+            "--samples",
+            &mnist(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let r2: serde_json::Value = serde_json::from_slice(&o2.stdout).unwrap();
+    assert_eq!(r["classifier_accuracy"], r2["classifier_accuracy"]);
+}

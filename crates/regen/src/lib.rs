@@ -11,6 +11,7 @@ pub mod data;
 pub mod device;
 mod error;
 pub mod eval;
+pub mod eval_generate;
 pub mod eval_vae;
 pub mod fsutil;
 pub mod generate;

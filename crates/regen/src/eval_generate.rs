@@ -1,0 +1,221 @@
+//! `regen eval generate`: generated images against real ones in the feature space of a
+//! small CNN classifier trained on the real data's train split. The classifier is cached
+//! (keyed by the data file's contents and the seed) so every model is measured with the
+//! same yardstick, and it is rebuilt identically from the seed when the cache is gone.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+
+use crate::checkpoint::{self, ModelCard};
+use crate::data::{Dataset, Image, split};
+use crate::error::{Error, Result};
+use crate::metrics::{frechet_distance, kid, precision_recall};
+use crate::models::{Classifier, ClassifierConfig};
+use crate::rng::Rng;
+use crate::train::run::{OptimizerKind, optimizer};
+
+/// The figures of one comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenReport {
+    /// Real and generated images compared (the same number of each).
+    pub n: usize,
+    /// Test accuracy of the feature classifier on the real data's held-out split.
+    pub classifier_accuracy: f64,
+    /// Frechet distance in the classifier's feature space.
+    pub frechet: f64,
+    /// Kernel inception distance (mean, standard deviation over subsets), times 1000.
+    pub kid_x1000: (f64, f64),
+    /// Improved precision (k = 5).
+    pub precision: f64,
+    /// Improved recall (k = 5).
+    pub recall: f64,
+    /// Share of generated images per predicted class.
+    pub class_shares: Vec<f64>,
+}
+
+fn tensor(images: &[&Image], device: &Device) -> Tensor<4> {
+    let (c, h, w) = (images[0].channels, images[0].height, images[0].width);
+    let px: Vec<f32> = images.iter().flat_map(|i| i.data.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(px, [images.len(), c, h, w]), device)
+}
+
+/// Where the classifier for `data` trained with `seed` is cached.
+pub fn cache_path(data: &Path, seed: u64) -> Result<PathBuf> {
+    let bytes = std::fs::read(data).map_err(|e| Error::io(data, e))?;
+    // FNV-1a: a stable content key, not a security measure.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes.iter().chain(&seed.to_le_bytes()) {
+        h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    let base = std::env::var_os("REGEN_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/regen")))
+        .unwrap_or_else(|| std::env::temp_dir().join("regen-cache"));
+    Ok(base.join(format!("classifier-{h:016x}.safetensors")))
+}
+
+/// Trains the feature classifier on `data` (labelled) minus a seeded 10% held out, and
+/// returns it with its accuracy on the held-out part.
+pub fn train_classifier(data: &Dataset, seed: u64, epochs: usize) -> Result<(Classifier, f64)> {
+    let labels = data
+        .labels
+        .as_ref()
+        .ok_or_else(|| Error::arg("the real data needs labels to train the feature classifier"))?;
+    let first = &data.images[0];
+    let cfg = ClassifierConfig::new()
+        .with_channels(first.channels)
+        .with_size(first.height)
+        .with_classes(data.classes);
+    let device = crate::device::train_device();
+    device.seed(seed);
+    let mut net = cfg.init(&device);
+    let mut optim = optimizer(OptimizerKind::Adam, 0.0);
+    let (train, test) = split(data.len(), data.len() / 10, seed);
+    let mut rng = Rng::new(seed);
+    for _ in 0..epochs {
+        let mut order = train.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        for chunk in order.chunks(128) {
+            let imgs: Vec<&Image> = chunk.iter().map(|&i| &data.images[i]).collect();
+            let mut oh = vec![0.0f32; chunk.len() * data.classes];
+            for (r, &i) in chunk.iter().enumerate() {
+                oh[r * data.classes + labels[i]] = 1.0;
+            }
+            let y =
+                Tensor::<2>::from_data(TensorData::new(oh, [chunk.len(), data.classes]), &device);
+            let logp = log_softmax(net.forward(tensor(&imgs, &device)), 1);
+            let loss = (logp * y).sum().neg() / chunk.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(1e-3, net, grads);
+        }
+    }
+    let net = net.valid();
+    let preds = predict(
+        &net,
+        &test.iter().map(|&i| &data.images[i]).collect::<Vec<_>>(),
+    );
+    let acc = preds
+        .iter()
+        .zip(&test)
+        .filter(|(p, i)| **p == labels[**i])
+        .count() as f64
+        / test.len() as f64;
+    Ok((net, acc))
+}
+
+/// Loads the cached classifier for `data_path` or trains and caches it.
+pub fn classifier_for(data_path: &Path, data: &Dataset, seed: u64) -> Result<(Classifier, f64)> {
+    let path = cache_path(data_path, seed)?;
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(card) = checkpoint::read_card(&path, &bytes)
+        && card.family == "classifier"
+    {
+        let cfg: ClassifierConfig = serde_json::from_value(card.config.clone())
+            .map_err(|e| Error::checkpoint(&path, e.to_string()))?;
+        let mut net = cfg.init(&crate::device::device());
+        checkpoint::load_weights(&path, bytes, &mut net)?;
+        let acc = card.notes["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+        return Ok((net, acc));
+    }
+    let (net, acc) = train_classifier(data, seed, 3)?;
+    let first = &data.images[0];
+    let cfg = ClassifierConfig::new()
+        .with_channels(first.channels)
+        .with_size(first.height)
+        .with_classes(data.classes);
+    let mut card = ModelCard::new(
+        "classifier",
+        "features",
+        serde_json::to_value(&cfg).expect("serialises"),
+        0,
+    );
+    card.notes = serde_json::json!({"test_accuracy": acc, "seed": seed, "data": data_path});
+    checkpoint::save(&path, &net, &card)?;
+    Ok((net, acc))
+}
+
+fn predict(net: &Classifier, images: &[&Image]) -> Vec<usize> {
+    let device = crate::device::device();
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(500) {
+        let logits: Vec<f32> = net
+            .forward(tensor(chunk, &device))
+            .into_data()
+            .try_to_vec()
+            .expect("f32");
+        let k = logits.len() / chunk.len();
+        out.extend(logits.chunks(k).map(|r| {
+            (0..k)
+                .max_by(|&a, &b| r[a].total_cmp(&r[b]))
+                .expect("classes")
+        }));
+    }
+    out
+}
+
+fn features(net: &Classifier, images: &[&Image]) -> Vec<Vec<f32>> {
+    let device = crate::device::device();
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(500) {
+        let f: Vec<f32> = net
+            .features(tensor(chunk, &device))
+            .into_data()
+            .try_to_vec()
+            .expect("f32");
+        let d = f.len() / chunk.len();
+        out.extend(f.chunks(d).map(|r| r.to_vec()));
+    }
+    out
+}
+
+/// Compares the first `n` images of `real` with the first `n` of `fake`.
+pub fn eval_generate(
+    net: &Classifier,
+    accuracy: f64,
+    real: &[Image],
+    fake: &[Image],
+    classes: usize,
+    n: usize,
+    seed: u64,
+) -> Result<GenReport> {
+    let n = n.min(real.len()).min(fake.len());
+    if n < 10 {
+        return Err(Error::arg(format!(
+            "only {n} images to compare; at least 10 are needed"
+        )));
+    }
+    let (r0, f0) = (&real[0], &fake[0]);
+    if (r0.channels, r0.height, r0.width) != (f0.channels, f0.height, f0.width) {
+        return Err(Error::arg(format!(
+            "samples are {}x{} with {} channels but the real images are {}x{} with {}",
+            f0.width, f0.height, f0.channels, r0.width, r0.height, r0.channels
+        )));
+    }
+    let real: Vec<&Image> = real[..n].iter().collect();
+    let fake: Vec<&Image> = fake[..n].iter().collect();
+    let (fr, ff) = (features(net, &real), features(net, &fake));
+    let mut shares = vec![0.0; classes];
+    for p in predict(net, &fake) {
+        shares[p] += 1.0 / n as f64;
+    }
+    let (km, ks) = kid(&fr, &ff, 100, 1000, seed);
+    // Precision/recall cost O(n^2); 5,000 rows keep it to seconds with little bias.
+    let m = n.min(5000);
+    let (p, r) = precision_recall(&fr[..m], &ff[..m], 5);
+    Ok(GenReport {
+        n,
+        classifier_accuracy: accuracy,
+        frechet: frechet_distance(&fr, &ff),
+        kid_x1000: (1000.0 * km, 1000.0 * ks),
+        precision: p,
+        recall: r,
+        class_shares: shares,
+    })
+}
