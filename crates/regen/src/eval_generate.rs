@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use serde::Serialize;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, split};
+use crate::data::{Dataset, Image, images_to_tensor, split};
 use crate::error::{Error, Result};
 use crate::metrics::{frechet_distance, kid, precision_recall};
 use crate::models::{Classifier, ClassifierConfig};
@@ -36,12 +36,6 @@ pub struct GenReport {
     pub recall: f64,
     /// Share of generated images per predicted class.
     pub class_shares: Vec<f64>,
-}
-
-fn tensor(images: &[&Image], device: &Device) -> Tensor<4> {
-    let (c, h, w) = (images[0].channels, images[0].height, images[0].width);
-    let px: Vec<f32> = images.iter().flat_map(|i| i.data.iter().copied()).collect();
-    Tensor::from_data(TensorData::new(px, [images.len(), c, h, w]), device)
 }
 
 /// Where the classifier for `data` trained with `seed` is cached.
@@ -90,7 +84,7 @@ pub fn train_classifier(data: &Dataset, seed: u64, epochs: usize) -> Result<(Cla
             }
             let y =
                 Tensor::<2>::from_data(TensorData::new(oh, [chunk.len(), data.classes]), &device);
-            let logp = log_softmax(net.forward(tensor(&imgs, &device)), 1);
+            let logp = log_softmax(net.forward(images_to_tensor(&imgs, &device)), 1);
             let loss = (logp * y).sum().neg() / chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(1e-3, net, grads);
@@ -146,7 +140,7 @@ fn predict(net: &Classifier, images: &[&Image]) -> Vec<usize> {
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(500) {
         let logits: Vec<f32> = net
-            .forward(tensor(chunk, &device))
+            .forward(images_to_tensor(chunk, &device))
             .into_data()
             .try_to_vec()
             .expect("f32");
@@ -165,7 +159,7 @@ fn features(net: &Classifier, images: &[&Image]) -> Vec<Vec<f32>> {
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(500) {
         let f: Vec<f32> = net
-            .features(tensor(chunk, &device))
+            .features(images_to_tensor(chunk, &device))
             .into_data()
             .try_to_vec()
             .expect("f32");

@@ -6,7 +6,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::Image;
+use crate::data::{Image, images_to_tensor, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::{Vae, VaeConfig};
 use crate::rng::Rng;
@@ -69,28 +69,8 @@ impl Generator {
         Ok(())
     }
 
-    fn to_tensor(images: &[&Image]) -> Tensor<4> {
-        let (c, h, w) = (images[0].channels, images[0].height, images[0].width);
-        let px: Vec<f32> = images.iter().flat_map(|i| i.data.iter().copied()).collect();
-        Tensor::from_data(
-            TensorData::new(px, [images.len(), c, h, w]),
-            &crate::device::device(),
-        )
-    }
-
     fn decode_images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Vec<Image> {
-        let x = sigmoid(self.vae.decode(z, labels));
-        let [b, c, h, w] = x.dims();
-        let v: Vec<f32> = x.into_data().try_to_vec().expect("f32");
-        (0..b)
-            .map(|i| Image {
-                channels: c,
-                height: h,
-                width: w,
-                data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
-                sixteen_bit: false,
-            })
-            .collect()
+        tensor_to_images(sigmoid(self.vae.decode(z, labels)))
     }
 
     /// Latent means of `images` (one row of `latent` values each). `classes` is needed by a
@@ -100,7 +80,9 @@ impl Generator {
             self.check_image(img)?;
         }
         let labels = self.conditional_labels(images.len(), classes)?;
-        let (mu, _) = self.vae.encode(Self::to_tensor(images), labels);
+        let (mu, _) = self
+            .vae
+            .encode(images_to_tensor(images, &crate::device::device()), labels);
         let v: Vec<f32> = mu.into_data().try_to_vec().expect("f32");
         Ok(v.chunks(self.config.latent).map(|r| r.to_vec()).collect())
     }

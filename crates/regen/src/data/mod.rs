@@ -5,9 +5,11 @@ mod folder;
 mod idx;
 mod image;
 mod patches;
+mod tensor;
 
 pub use dataset::{Dataset, grid, labels_path_for};
 pub use folder::{IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder};
 pub use idx::Idx;
 pub use image::{Image, to_u8};
 pub use patches::{PatchSampler, dihedral, split};
+pub use tensor::{images_to_tensor, tensor_to_images};

@@ -11,11 +11,10 @@ use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
 use crate::corrupt::{Corruption, Sigma};
-use crate::data::{Idx, Image, PatchSampler, load_folder, split};
+use crate::data::{Image, PatchSampler, load_folder, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
 use crate::models::{RestoreConfig, RestoreNet};
-use crate::plot;
 use crate::restore::Restorer;
 use crate::rng::Rng;
 use crate::train::progress::{Progress, fmt_duration};
@@ -163,20 +162,8 @@ impl RestoreTrainConfig {
 /// IDX image file.
 pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
     if path.is_file() {
-        let idx = Idx::load(path)?;
-        if idx.dims.len() != 3 {
-            return Err(Error::bad_file(
-                path,
-                "expected an IDX image file (3 dimensions)",
-            ));
-        }
-        let (n, h, w) = (idx.dims[0], idx.dims[1], idx.dims[2]);
-        return Ok((0..n)
-            .map(|i| {
-                let px = &idx.data[i * h * w..(i + 1) * h * w];
-                Image::gray(h, w, px.iter().map(|&v| v as f32 / 255.0).collect())
-            })
-            .collect());
+        let data = crate::data::Dataset::load(path)?;
+        return Ok(data.images.iter().map(luminance).collect());
     }
     if !path.exists() {
         return Err(Error::io(
@@ -349,7 +336,10 @@ pub fn train_restore(
                     &card(step, notes(Some(vp))),
                 )?;
             }
-            save_plot(&run)?;
+            run.save_plot(&[
+                ("TRAINING LOSS (MSE)", "loss", true),
+                ("VALIDATION PSNR (DB)", "val_psnr", false),
+            ])?;
             progress.update(
                 step,
                 &format!("val {vp:.2} dB (best {:.2})", best.map_or(vp, |b| b.0)),
@@ -433,29 +423,4 @@ pub fn validate(
         ts += ssim(&out, &img.data, img.height, img.width);
     }
     (tp / val.len() as f64, ts / val.len() as f64)
-}
-
-fn save_plot(run: &RunDir) -> Result<()> {
-    let pick = |key: &str| -> Vec<(f64, f64)> {
-        run.metrics()
-            .iter()
-            .filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?)))
-            .collect()
-    };
-    let (loss, val) = (pick("loss"), pick("val_psnr"));
-    plot::save(
-        &run.root.join("plot.png"),
-        &[
-            plot::Panel {
-                title: "TRAINING LOSS (MSE)",
-                points: &loss,
-                log_y: true,
-            },
-            plot::Panel {
-                title: "VALIDATION PSNR (DB)",
-                points: &val,
-                log_y: false,
-            },
-        ],
-    )
 }

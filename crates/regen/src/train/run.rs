@@ -180,6 +180,30 @@ impl RunDir {
         self.write("metrics.jsonl", &s)
     }
 
+    /// Draws `plot.png`: one panel per (title, metrics key, log scale), each the key's values
+    /// against the step.
+    pub fn save_plot(&self, panels: &[(&str, &str, bool)]) -> Result<()> {
+        let series: Vec<Vec<(f64, f64)>> = panels
+            .iter()
+            .map(|(_, key, _)| {
+                self.metrics
+                    .iter()
+                    .filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(*key)?.as_f64()?)))
+                    .collect()
+            })
+            .collect();
+        let panels: Vec<crate::plot::Panel> = panels
+            .iter()
+            .zip(&series)
+            .map(|((title, _, log_y), points)| crate::plot::Panel {
+                title,
+                points,
+                log_y: *log_y,
+            })
+            .collect();
+        crate::plot::save(&self.root.join("plot.png"), &panels)
+    }
+
     /// All metrics records.
     pub fn metrics(&self) -> &[Value] {
         &self.metrics

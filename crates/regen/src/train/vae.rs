@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, grid, split};
+use crate::data::{Dataset, Image, grid, images_to_tensor, split, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::{Vae, VaeConfig, vae_loss};
-use crate::plot;
 use crate::rng::Rng;
 use crate::train::progress::Progress;
 use crate::train::run::{self, OptimizerKind, RunDir, TrainState};
@@ -78,13 +77,8 @@ fn batch_tensors(
     classes: usize,
     device: &Device,
 ) -> (Tensor<4>, Option<Tensor<2>>) {
-    let first = &data.images[idx[0]];
-    let (c, h, w) = (first.channels, first.height, first.width);
-    let mut px = Vec::with_capacity(idx.len() * c * h * w);
-    for &i in idx {
-        px.extend_from_slice(&data.images[i].data);
-    }
-    let x = Tensor::from_data(TensorData::new(px, [idx.len(), c, h, w]), device);
+    let imgs: Vec<&Image> = idx.iter().map(|&i| &data.images[i]).collect();
+    let x = images_to_tensor(&imgs, device);
     let y = (classes > 0).then(|| {
         let labels = data.labels.as_ref().expect("conditional data is labelled");
         let mut oh = vec![0.0f32; idx.len() * classes];
@@ -109,20 +103,6 @@ pub fn nelbo(vae: &Vae, cfg: &VaeConfig, data: &Dataset, idx: &[usize]) -> (f64,
         k += kk.into_scalar::<f32>() as f64 * chunk.len() as f64;
     }
     (r / idx.len() as f64, k / idx.len() as f64)
-}
-
-fn to_images(t: Tensor<4>) -> Vec<Image> {
-    let [b, c, h, w] = t.dims();
-    let v: Vec<f32> = t.into_data().try_to_vec().expect("f32");
-    (0..b)
-        .map(|i| Image {
-            channels: c,
-            height: h,
-            width: w,
-            data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
-            sixteen_bit: false,
-        })
-        .collect()
 }
 
 /// Trains (or resumes) a VAE into `out`.
@@ -259,7 +239,10 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
                 checkpoint::save(&out.join("best.safetensors"), &net, &card(step))?;
             }
             save_grids(&net, &cfg, &data, &val_idx, &z_fixed, out)?;
-            save_plot(&run)?;
+            run.save_plot(&[
+                ("TRAINING -ELBO (NATS)", "loss", false),
+                ("VALIDATION -ELBO (NATS)", "val_nelbo", false),
+            ])?;
             progress.update(step, &format!("validation -elbo {:.2} nats", vr + vk), true);
         }
         if step % cfg.checkpoint_every == 0 || step == total {
@@ -293,41 +276,16 @@ fn save_grids(
         Tensor::<2>::from_data(TensorData::new(oh, [64, k]), &device)
     });
     let zt = Tensor::<2>::from_data(TensorData::new(z.to_vec(), [64, cfg.model.latent]), &device);
-    let samples = to_images(sigmoid(vae.decode(zt, labels)));
+    let samples = tensor_to_images(sigmoid(vae.decode(zt, labels)));
     grid(&samples, 8).save(&out.join("samples.png"))?;
     let idx = &val[..val.len().min(32)];
     let (x, y) = batch_tensors(data, idx, k, &device);
     let (mu, _) = vae.encode(x, y.clone());
-    let rec = to_images(sigmoid(vae.decode(mu, y)));
+    let rec = tensor_to_images(sigmoid(vae.decode(mu, y)));
     let pairs: Vec<Image> = idx
         .iter()
         .zip(rec)
         .flat_map(|(&i, r)| [data.images[i].clone(), r])
         .collect();
     grid(&pairs, 8).save(&out.join("reconstructions.png"))
-}
-
-fn save_plot(run: &RunDir) -> Result<()> {
-    let pick = |key: &str| -> Vec<(f64, f64)> {
-        run.metrics()
-            .iter()
-            .filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?)))
-            .collect()
-    };
-    let (loss, val) = (pick("loss"), pick("val_nelbo"));
-    plot::save(
-        &run.root.join("plot.png"),
-        &[
-            plot::Panel {
-                title: "TRAINING -ELBO (NATS)",
-                points: &loss,
-                log_y: false,
-            },
-            plot::Panel {
-                title: "VALIDATION -ELBO (NATS)",
-                points: &val,
-                log_y: false,
-            },
-        ],
-    )
 }
