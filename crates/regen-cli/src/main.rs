@@ -65,9 +65,9 @@ struct RestoreArgs {
 
 #[derive(Args, Debug)]
 struct GenerateArgs {
-    /// A VAE checkpoint (`.safetensors` written by `regen train vae`).
+    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a `.safetensors` from `regen train vae`.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Number of images.
     #[arg(short, default_value_t = 64)]
     n: usize,
@@ -87,9 +87,9 @@ struct GenerateArgs {
 
 #[derive(Args, Debug)]
 struct ReconstructArgs {
-    /// A VAE checkpoint.
+    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a VAE `.safetensors` checkpoint.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// The images' class, for a conditional model.
     #[arg(long)]
     class: Option<usize>,
@@ -103,9 +103,9 @@ struct ReconstructArgs {
 
 #[derive(Args, Debug)]
 struct InterpolateArgs {
-    /// A VAE checkpoint.
+    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a VAE `.safetensors` checkpoint.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Start image.
     a: PathBuf,
     /// End image.
@@ -126,9 +126,9 @@ struct InterpolateArgs {
 
 #[derive(Args, Debug)]
 struct EncodeArgs {
-    /// A VAE checkpoint.
+    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a VAE `.safetensors` checkpoint.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// An IDX image file or an image folder.
     data: PathBuf,
     /// The CSV file: one row per image, the label if known, then the latent means.
@@ -320,9 +320,9 @@ struct EvalGenerateArgs {
 
 #[derive(Args, Debug)]
 struct EvalVaeArgs {
-    /// A VAE checkpoint.
+    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a VAE `.safetensors` checkpoint.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Test images: an IDX file (labels from its sibling) or an image folder.
     #[arg(long)]
     data: PathBuf,

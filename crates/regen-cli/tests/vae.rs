@@ -245,3 +245,47 @@ fn eval_generate_gives_the_floor_for_real_against_itself_and_caches_its_classifi
     let r2: serde_json::Value = serde_json::from_slice(&o2.stdout).unwrap();
     assert_eq!(r["classifier_accuracy"], r2["classifier_accuracy"]);
 }
+
+#[test]
+fn shipped_vaes_generate_on_a_fresh_clone() {
+    let d = TempDir::new("shipped-vae");
+    let grid = d.join("out.png");
+    let o = run(&[
+        "generate",
+        "--model",
+        "vae-fashion",
+        "-n",
+        "64",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = regen::data::Image::load(&grid).unwrap();
+    assert_eq!((g.height, g.width), (8 * 30 + 2, 8 * 30 + 2));
+    let sevens = d.join("sevens");
+    let o = run(&[
+        "generate",
+        "--model",
+        "cvae-mnist",
+        "--class",
+        "7",
+        "-n",
+        "5",
+        "-o",
+        sevens.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&sevens).unwrap().count(), 5);
+    let o = run(&[
+        "generate",
+        "--model",
+        "vae-fashion",
+        "--class",
+        "1",
+        "-n",
+        "4",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "this model is unconditional");
+}

@@ -20,9 +20,24 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Loads a VAE checkpoint.
-    pub fn load(path: &Path) -> Result<Generator> {
-        let bytes = checkpoint::read_file(path)?;
+    /// Loads `spec`: the name of a shipped VAE (`vae-fashion`, `cvae-mnist`) or a
+    /// `.safetensors` path.
+    pub fn load(spec: &str) -> Result<Generator> {
+        if let Some(m) = crate::shipped::find(spec) {
+            return Generator::from_bytes(Path::new(spec), m.bytes.to_vec());
+        }
+        let path = Path::new(spec);
+        if !path.exists() {
+            return Err(Error::arg(format!(
+                "--model {spec}: no such file, and not a shipped model (shipped: {})",
+                crate::shipped::names().join(", ")
+            )));
+        }
+        Generator::from_bytes(path, checkpoint::read_file(path)?)
+    }
+
+    /// Builds from checkpoint bytes; `path` names the source in errors.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Generator> {
         let card = checkpoint::read_card(path, &bytes)?;
         checkpoint::check_card(path, &card, "vae")?;
         let config: VaeConfig = serde_json::from_value(card.config.clone())

@@ -14,12 +14,26 @@ pub struct Shipped {
 }
 
 /// Every shipped model.
-pub const SHIPPED: &[Shipped] = &[Shipped {
-    name: "denoise",
-    family: "restore",
-    task: "denoise",
-    bytes: include_bytes!("../../../models/denoise.safetensors"),
-}];
+pub const SHIPPED: &[Shipped] = &[
+    Shipped {
+        name: "denoise",
+        family: "restore",
+        task: "denoise",
+        bytes: include_bytes!("../../../models/denoise.safetensors"),
+    },
+    Shipped {
+        name: "vae-fashion",
+        family: "vae",
+        task: "generate",
+        bytes: include_bytes!("../../../models/vae-fashion.safetensors"),
+    },
+    Shipped {
+        name: "cvae-mnist",
+        family: "vae",
+        task: "generate",
+        bytes: include_bytes!("../../../models/cvae-mnist.safetensors"),
+    },
+];
 
 /// The shipped model called `name`.
 pub fn find(name: &str) -> Option<&'static Shipped> {
