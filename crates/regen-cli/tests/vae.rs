@@ -289,3 +289,38 @@ fn shipped_vaes_generate_on_a_fresh_clone() {
     ]);
     assert_user_error(&o, "this model is unconditional");
 }
+
+#[test]
+fn vae_training_resumes_from_its_last_checkpoint() {
+    let d = TempDir::new("vae-resume");
+    let out = d.join("run");
+    let args = |epochs: &str| {
+        vec![
+            "train".to_string(),
+            "vae".into(),
+            "--data".into(),
+            mnist(),
+            "--width".into(),
+            "4".into(),
+            "--batch".into(),
+            "30".into(),
+            "--epochs".into(),
+            epochs.into(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+        ]
+    };
+    let o = regen().args(args("2")).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = regen().args(args("4")).arg("--resume").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Half of the 300 images are held out (at most 1000, at most half): 150 in batches of
+    // 30 make 5 steps per epoch.
+    assert!(stderr(&o).contains("resumed at step 10"), "{}", stderr(&o));
+    let epochs: Vec<u64> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64())
+        .collect();
+    assert_eq!(epochs, vec![1, 2, 3, 4]);
+}

@@ -200,9 +200,7 @@ pub fn eval_generate(
         shares[p] += 1.0 / n as f64;
     }
     let (km, ks) = kid(&fr, &ff, 100, 1000, seed);
-    // Precision/recall cost O(n^2); 5,000 rows keep it to seconds with little bias.
-    let m = n.min(5000);
-    let (p, r) = precision_recall(&fr[..m], &ff[..m], 5);
+    let (p, r) = precision_recall(&fr, &ff, 5);
     Ok(GenReport {
         n,
         classifier_accuracy: accuracy,
