@@ -7,6 +7,7 @@ Needs ../shared/data/fashion-mnist; makes bench/.venv with torch on first use.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,9 +29,11 @@ def main():
     regen = os.path.join(ROOT, "target", "release", "regen")
     with tempfile.TemporaryDirectory() as tmp:
         run = os.path.join(tmp, "vae")
-        subprocess.check_call([regen, "--threads", "2", "train", "vae", "--data", TRAIN,
-                               "--epochs", epochs, "--batch", "128", "--out", run, "--quiet"],
-                              stdout=subprocess.DEVNULL)
+        train = subprocess.run([regen, "--threads", "2", "train", "vae", "--data", TRAIN,
+                                "--epochs", epochs, "--batch", "128", "--out", run],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               check=True)
+        params = int(re.search(r"(\d+) parameters", train.stderr).group(1))
         metrics = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
         secs = max(m.get("elapsed_s", 0) for m in metrics)
         steps = max(m["step"] for m in metrics)
@@ -40,6 +43,7 @@ def main():
         r = json.loads(out)
     t = json.loads(subprocess.check_output([PY, os.path.join(HERE, "vae_twin.py"), TRAIN, TEST,
                                             epochs, "2"], text=True).strip().splitlines()[-1])
+    assert params == t["params"], (params, t["params"])
     r_ips = steps * 128 / secs
     print(f"Fashion-MNIST, {epochs} epochs, batch 128, 2 threads each; test split, nats per image")
     print("| | test -ELBO | reconstruction | KL | train images/s | train seconds |")
