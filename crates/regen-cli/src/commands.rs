@@ -110,8 +110,8 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
         None => RestoreTrainConfig::default(),
     };
     // On --resume without flags, keep what the run was started with.
-    let saved = a.out.join("config.toml");
-    if a.resume && a.config.is_none() && saved.exists() {
+    let saved = a.run.out.join("config.toml");
+    if a.run.resume && a.config.is_none() && saved.exists() {
         cfg = RestoreTrainConfig::from_toml_file(&saved)?;
     }
     if let Some(v) = a.task {
@@ -178,7 +178,7 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     if let Some(v) = a.seed {
         cfg.seed = v;
     }
-    let summary = regen::train::train_restore(&cfg, &a.out, a.resume, a.quiet)?;
+    let summary = regen::train::train_restore(&cfg, &a.run.out, a.run.resume, a.run.quiet)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -214,11 +214,11 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
 }
 
 pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
-    let saved = a.out.join("config.toml");
+    let saved = a.run.out.join("config.toml");
     let file = a
         .config
         .clone()
-        .or_else(|| (a.resume && saved.exists()).then_some(saved));
+        .or_else(|| (a.run.resume && saved.exists()).then_some(saved));
     let mut cfg = match file {
         Some(p) => {
             let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
@@ -262,7 +262,7 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
     if let Some(v) = a.seed {
         cfg.seed = v;
     }
-    let model = regen::train::train_vae(&cfg, &a.out, a.resume, a.quiet)?;
+    let model = regen::train::train_vae(&cfg, &a.run.out, a.run.resume, a.run.quiet)?;
     println!("{}", model.display());
     Ok(ExitCode::SUCCESS)
 }

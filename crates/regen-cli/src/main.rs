@@ -35,7 +35,7 @@ enum Command {
     Encode(EncodeArgs),
     /// Train a model.
     #[command(subcommand)]
-    Train(TrainCommand),
+    Train(Box<TrainCommand>),
     /// Measure models against classical baselines.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -213,10 +213,17 @@ struct TrainVaeArgs {
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// The run folder.
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Where a training run lives and how it reports; shared by every `train` subcommand.
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The run folder: config, metrics.jsonl, plot.png, checkpoints, best and final model.
     #[arg(long)]
     out: PathBuf,
-    /// Continue from the run folder's last checkpoint.
+    /// Continue from the run folder's last checkpoint (harmless if it has none).
     #[arg(long)]
     resume: bool,
     /// Print nothing while training.
@@ -277,15 +284,8 @@ struct TrainRestoreArgs {
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// The run folder: config, metrics.jsonl, plot.png, checkpoints, best and final model.
-    #[arg(long)]
-    out: PathBuf,
-    /// Continue from the run folder's last checkpoint (harmless if it has none).
-    #[arg(long)]
-    resume: bool,
-    /// Print nothing while training.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -381,8 +381,10 @@ fn main() -> ExitCode {
         Command::Reconstruct(a) => commands::reconstruct(a),
         Command::Interpolate(a) => commands::interpolate(a),
         Command::Encode(a) => commands::encode(a),
-        Command::Train(TrainCommand::Restore(a)) => commands::train_restore(a),
-        Command::Train(TrainCommand::Vae(a)) => commands::train_vae(a),
+        Command::Train(t) => match *t {
+            TrainCommand::Restore(a) => commands::train_restore(a),
+            TrainCommand::Vae(a) => commands::train_vae(a),
+        },
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
         Command::Eval(EvalCommand::Vae(a)) => commands::eval_vae(a),
         Command::Eval(EvalCommand::Generate(a)) => commands::eval_generate(a),
