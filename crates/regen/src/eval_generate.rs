@@ -135,38 +135,35 @@ pub fn classifier_for(data_path: &Path, data: &Dataset, seed: u64) -> Result<(Cl
     Ok((net, acc))
 }
 
-fn predict(net: &Classifier, images: &[&Image]) -> Vec<usize> {
+/// Runs `f` over `images` in batches of 500 and returns one row per image.
+fn rows(images: &[&Image], f: impl Fn(Tensor<4>) -> Tensor<2>) -> Vec<Vec<f32>> {
     let device = crate::device::device();
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(500) {
-        let logits: Vec<f32> = net
-            .forward(images_to_tensor(chunk, &device))
+        let v: Vec<f32> = f(images_to_tensor(chunk, &device))
             .into_data()
             .try_to_vec()
             .expect("f32");
-        let k = logits.len() / chunk.len();
-        out.extend(logits.chunks(k).map(|r| {
-            (0..k)
-                .max_by(|&a, &b| r[a].total_cmp(&r[b]))
-                .expect("classes")
-        }));
+        out.extend(v.chunks(v.len() / chunk.len()).map(|r| r.to_vec()));
     }
     out
 }
 
+/// The most likely class of each image.
+fn predict(net: &Classifier, images: &[&Image]) -> Vec<usize> {
+    rows(images, |x| net.forward(x))
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .max_by(|&a, &b| r[a].total_cmp(&r[b]))
+                .expect("classes")
+        })
+        .collect()
+}
+
+/// The classifier's feature vector of each image.
 fn features(net: &Classifier, images: &[&Image]) -> Vec<Vec<f32>> {
-    let device = crate::device::device();
-    let mut out = Vec::with_capacity(images.len());
-    for chunk in images.chunks(500) {
-        let f: Vec<f32> = net
-            .features(images_to_tensor(chunk, &device))
-            .into_data()
-            .try_to_vec()
-            .expect("f32");
-        let d = f.len() / chunk.len();
-        out.extend(f.chunks(d).map(|r| r.to_vec()));
-    }
-    out
+    rows(images, |x| net.features(x))
 }
 
 /// Compares the first `n` images of `real` with the first `n` of `fake`.

@@ -23,17 +23,8 @@ impl Generator {
     /// Loads `spec`: the name of a shipped VAE (`vae-fashion`, `cvae-mnist`) or a
     /// `.safetensors` path.
     pub fn load(spec: &str) -> Result<Generator> {
-        if let Some(m) = crate::shipped::find(spec) {
-            return Generator::from_bytes(Path::new(spec), m.bytes.to_vec());
-        }
-        let path = Path::new(spec);
-        if !path.exists() {
-            return Err(Error::arg(format!(
-                "--model {spec}: no such file, and not a shipped model (shipped: {})",
-                crate::shipped::names().join(", ")
-            )));
-        }
-        Generator::from_bytes(path, checkpoint::read_file(path)?)
+        let (path, bytes) = crate::shipped::resolve(spec)?;
+        Generator::from_bytes(&path, bytes)
     }
 
     /// Builds from checkpoint bytes; `path` names the source in errors.

@@ -37,17 +37,8 @@ pub struct Restorer {
 impl Restorer {
     /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
     pub fn load(spec: &str) -> Result<Restorer> {
-        if let Some(m) = shipped::find(spec) {
-            return Restorer::from_bytes(Path::new(spec), m.bytes.to_vec());
-        }
-        let path = Path::new(spec);
-        if !path.exists() {
-            return Err(Error::arg(format!(
-                "--model {spec}: no such file, and not a shipped model (shipped: {})",
-                shipped::names().join(", ")
-            )));
-        }
-        Restorer::from_bytes(path, checkpoint::read_file(path)?)
+        let (path, bytes) = shipped::resolve(spec)?;
+        Restorer::from_bytes(&path, bytes)
     }
 
     /// The shipped default for `task`.

@@ -1,6 +1,10 @@
 //! Pretrained models embedded in the binary, so `regen restore` works with no download.
 //! Each file's training command, time and machine are in `models/README.md`.
 
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
 /// A model compiled into regen.
 pub struct Shipped {
     /// Name for `--model`.
@@ -50,4 +54,21 @@ pub fn default_for(family: &str, task: &str) -> Option<&'static Shipped> {
 /// Names of all shipped models.
 pub fn names() -> Vec<&'static str> {
     SHIPPED.iter().map(|m| m.name).collect()
+}
+
+/// Resolves `--model SPEC`: a shipped model's name or a checkpoint path. Returns the name
+/// to show in errors and the checkpoint's bytes.
+pub fn resolve(spec: &str) -> Result<(PathBuf, Vec<u8>)> {
+    if let Some(m) = find(spec) {
+        return Ok((PathBuf::from(spec), m.bytes.to_vec()));
+    }
+    let path = PathBuf::from(spec);
+    if !path.exists() {
+        return Err(Error::arg(format!(
+            "--model {spec}: no such file, and not a shipped model (shipped: {})",
+            names().join(", ")
+        )));
+    }
+    let bytes = crate::checkpoint::read_file(&path)?;
+    Ok((path, bytes))
 }
