@@ -6,12 +6,15 @@ use anyhow::Result;
 use regen::corrupt::{Corruption, Sigma};
 use regen::data::{Image, load_folder};
 use regen::restore::Restorer;
-use regen::train::{OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
+use std::path::PathBuf;
+
+use regen::train::{GanTrainConfig, OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
 
 use crate::{
-    CorruptArgs, EncodeArgs, EvalGenerateArgs, EvalRestoreArgs, EvalVaeArgs, GenerateArgs,
-    InterpolateArgs, ReconstructArgs, RestoreArgs, TrainRestoreArgs, TrainVaeArgs,
+    CorruptArgs, EncodeArgs, EvalAugmentArgs, EvalGenerateArgs, EvalRestoreArgs, EvalVaeArgs,
+    GenerateArgs, InterpolateArgs, ReconstructArgs, RestoreArgs, RunArgs, TrainGanArgs,
+    TrainRestoreArgs, TrainVaeArgs,
 };
 
 /// Prints batch failures; exit code 2 if there were any.
@@ -178,6 +181,9 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     if let Some(v) = a.seed {
         cfg.seed = v;
     }
+    if let Some(v) = a.init {
+        cfg.init = Some(v);
+    }
     let summary = regen::train::train_restore(&cfg, &a.run.out, a.run.resume, a.run.quiet)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
@@ -213,20 +219,92 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
-    let saved = a.run.out.join("config.toml");
-    let file = a
-        .config
+/// Reads a TOML training config: `--config`, else the run's own on `--resume`.
+fn load_config<T: serde::de::DeserializeOwned + Default>(
+    config: &Option<PathBuf>,
+    run: &RunArgs,
+) -> Result<T> {
+    let saved = run.out.join("config.toml");
+    let file = config
         .clone()
-        .or_else(|| (a.run.resume && saved.exists()).then_some(saved));
-    let mut cfg = match file {
+        .or_else(|| (run.resume && saved.exists()).then_some(saved));
+    Ok(match file {
         Some(p) => {
             let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-            toml::from_str::<VaeTrainConfig>(&text)
+            toml::from_str::<T>(&text)
                 .map_err(|e| Error::bad_file(&p, format!("bad config: {}", e.message())))?
         }
-        None => VaeTrainConfig::default(),
-    };
+        None => T::default(),
+    })
+}
+
+/// A lowercase enum value from a flag, or a one-line error listing the choices.
+fn choice<T: serde::de::DeserializeOwned>(flag: &str, v: &str, choices: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|_| Error::arg(format!("{flag} {v}: use {choices}")).into())
+}
+
+pub fn train_gan(a: TrainGanArgs) -> Result<ExitCode> {
+    let mut cfg: GanTrainConfig = load_config(&a.config, &a.run)?;
+    if let Some(v) = a.data {
+        cfg.data = v;
+    }
+    cfg.conditional |= a.conditional;
+    let m = &mut cfg.model;
+    if let Some(v) = a.latent {
+        m.latent = v;
+    }
+    if let Some(v) = a.depth {
+        m.depth = v;
+    }
+    if let Some(v) = a.g_width {
+        m.g_width = v;
+    }
+    if let Some(v) = a.d_width {
+        m.d_width = v;
+    }
+    m.g_batchnorm &= !a.no_batchnorm;
+    m.spectral_norm |= a.spectral_norm;
+    if let Some(v) = a.loss {
+        cfg.loss = choice("--loss", &v, "ns, minimax or hinge")?;
+    }
+    if let Some(v) = a.optimizer {
+        cfg.optimizer = choice("--optimizer", &v, "adam or sgd")?;
+    }
+    if let Some(v) = a.lr {
+        (cfg.lr_g, cfg.lr_d) = (v, v);
+    }
+    if let Some(v) = a.lr_g {
+        cfg.lr_g = v;
+    }
+    if let Some(v) = a.lr_d {
+        cfg.lr_d = v;
+    }
+    if let Some(v) = a.label_smoothing {
+        cfg.label_smoothing = v;
+    }
+    if let Some(v) = a.ema {
+        cfg.ema = v;
+    }
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.epochs {
+        cfg.epochs = v;
+    }
+    if let Some(v) = a.checkpoint_every {
+        cfg.checkpoint_every = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    let summary = regen::train::train_gan(&cfg, &a.run.out, a.run.resume, a.run.quiet)?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
+    let mut cfg: VaeTrainConfig = load_config(&a.config, &a.run)?;
     if let Some(v) = a.data {
         cfg.data = v;
     }
@@ -241,8 +319,7 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<ExitCode> {
         cfg.model.depth = v;
     }
     if let Some(v) = a.likelihood {
-        cfg.model.likelihood = serde_json::from_value(serde_json::Value::String(v.clone()))
-            .map_err(|_| Error::arg(format!("--likelihood {v}: use bernoulli or gaussian")))?;
+        cfg.model.likelihood = choice("--likelihood", &v, "bernoulli or gaussian")?;
     }
     if let Some(v) = a.batch {
         cfg.batch = v;
@@ -294,7 +371,8 @@ pub fn generate(a: GenerateArgs) -> Result<ExitCode> {
 pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
     let generator = regen::generate::Generator::load(&a.model)?;
     let data = regen::data::Dataset::load(&a.data)?;
-    let r = regen::eval_vae::eval_vae(generator.vae(), generator.config(), &data, a.k, a.seed)?;
+    let (vae, config) = generator.vae()?;
+    let r = regen::eval_vae::eval_vae(vae, config, &data, a.k, a.seed)?;
     let probe = match &a.probe_train {
         Some(p) => {
             let train = regen::data::Dataset::load(p)?;
@@ -324,6 +402,7 @@ pub fn eval_vae(a: EvalVaeArgs) -> Result<ExitCode> {
 
 pub fn reconstruct(a: ReconstructArgs) -> Result<ExitCode> {
     let g = regen::generate::Generator::load(&a.model)?;
+    g.vae()?;
     let cls = a.class.map(|c| vec![c]);
     let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
     errors.extend(batch::run(&jobs, |_, img| {
@@ -334,6 +413,7 @@ pub fn reconstruct(a: ReconstructArgs) -> Result<ExitCode> {
 
 pub fn interpolate(a: InterpolateArgs) -> Result<ExitCode> {
     let g = regen::generate::Generator::load(&a.model)?;
+    g.vae()?;
     let (ia, ib) = (Image::load(&a.a)?, Image::load(&a.b)?);
     let strip = g.interpolate(&ia, &ib, a.steps, a.spherical, a.class)?;
     regen::data::grid(&strip, strip.len()).save(&a.output)?;
@@ -344,7 +424,7 @@ pub fn encode(a: EncodeArgs) -> Result<ExitCode> {
     let g = regen::generate::Generator::load(&a.model)?;
     let data = regen::data::Dataset::load(&a.data)?;
     let mut csv = String::new();
-    let latent = g.config().latent;
+    let latent = g.vae()?.1.latent;
     let label_col = data.labels.is_some();
     if label_col {
         csv.push_str("label,");
@@ -418,6 +498,70 @@ pub fn eval_generate(a: EvalGenerateArgs) -> Result<ExitCode> {
             .map(|(c, s)| format!("{c}: {:.1}%", 100.0 * s))
             .collect();
         println!("samples per predicted class: {}", shares.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval_augment(a: EvalAugmentArgs) -> Result<ExitCode> {
+    let train = regen::data::Dataset::load(&a.data)?;
+    let test = regen::data::Dataset::load(&a.test)?;
+    let tmp = std::env::temp_dir().join(format!("regen-augment-{}", std::process::id()));
+    let work = a.work.clone().unwrap_or_else(|| tmp.clone());
+    let mut gan = GanTrainConfig {
+        epochs: a.gan_epochs,
+        ..GanTrainConfig::default()
+    };
+    gan.checkpoint_every = 1_000_000;
+    let vae = VaeTrainConfig {
+        epochs: a.vae_epochs,
+        // Hold out almost nothing: the subset is all the labelled data there is.
+        val_images: 10,
+        checkpoint_every: 1_000_000,
+        ..VaeTrainConfig::default()
+    };
+    let cfg = regen::augment::AugmentConfig {
+        per_class: a.per_class,
+        generated_per_class: a.generated,
+        seeds: (0..a.seeds).collect(),
+        classifier_steps: a.steps,
+        gan,
+        vae,
+        work,
+    };
+    let rows = regen::augment::augment(&train, &test, &cfg, |m| eprintln!("{m}"));
+    if a.work.is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let rows = rows?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} real images per class (+ {} generated per class), {} classifier steps, test set {}",
+        a.per_class,
+        a.generated,
+        a.steps,
+        a.test.display()
+    );
+    let seeds: Vec<String> = cfg.seeds.iter().map(|s| format!("seed {s}")).collect();
+    println!("| training set | {} | mean +- sd |", seeds.join(" | "));
+    println!("|---|{}---|", "---|".repeat(seeds.len()));
+    for method in ["real only", "real + cGAN", "real + cVAE"] {
+        let acc: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.method == method)
+            .map(|r| 100.0 * r.accuracy)
+            .collect();
+        let mean = acc.iter().sum::<f64>() / acc.len() as f64;
+        let sd = (acc.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+            / (acc.len().max(2) - 1) as f64)
+            .sqrt();
+        let cells: Vec<String> = acc.iter().map(|v| format!("{v:.2}%")).collect();
+        println!(
+            "| {method} | {} | {mean:.2}% +- {sd:.2} |",
+            cells.join(" | ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

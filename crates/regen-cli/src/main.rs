@@ -65,7 +65,8 @@ struct RestoreArgs {
 
 #[derive(Args, Debug)]
 struct GenerateArgs {
-    /// A shipped VAE (`vae-fashion`, `cvae-mnist`) or a `.safetensors` from `regen train vae`.
+    /// A shipped VAE or GAN (`vae-fashion`, `cvae-mnist`, ...) or a `.safetensors` from
+    /// `regen train vae` or `regen train gan`.
     #[arg(long)]
     model: String,
     /// Number of images.
@@ -170,6 +171,74 @@ enum TrainCommand {
     Restore(TrainRestoreArgs),
     /// Train a variational autoencoder on an IDX file or an image folder.
     Vae(TrainVaeArgs),
+    /// Train a GAN (DCGAN) on an IDX file or an image folder.
+    Gan(TrainGanArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainGanArgs {
+    /// A TOML file with any of the training settings; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// An IDX image file (labels from its labels-idx1 sibling) or an image folder.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Condition both networks on class labels.
+    #[arg(long)]
+    conditional: bool,
+    /// Noise dimensions.
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Up/down-sampling stages (2 for 28x28, 3 or 4 for 64x64).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Generator channels before its last layer (doubled per stage towards the input).
+    #[arg(long)]
+    g_width: Option<usize>,
+    /// Discriminator channels after its first layer (doubled per stage).
+    #[arg(long)]
+    d_width: Option<usize>,
+    /// No batch normalisation in the generator.
+    #[arg(long)]
+    no_batchnorm: bool,
+    /// Spectral normalisation in the discriminator.
+    #[arg(long)]
+    spectral_norm: bool,
+    /// ns (non-saturating, default), minimax (the original objective) or hinge.
+    #[arg(long)]
+    loss: Option<String>,
+    /// adam (beta1 0.5) or sgd.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Learning rate of both networks (see --lr-g, --lr-d).
+    #[arg(long, allow_hyphen_values = true)]
+    lr: Option<f64>,
+    /// Generator learning rate.
+    #[arg(long, allow_hyphen_values = true)]
+    lr_g: Option<f64>,
+    /// Discriminator learning rate.
+    #[arg(long, allow_hyphen_values = true)]
+    lr_d: Option<f64>,
+    /// One-sided label smoothing (real target 1 - this), e.g. 0.1.
+    #[arg(long, allow_hyphen_values = true)]
+    label_smoothing: Option<f64>,
+    /// Decay of the generator's moving average used for sampling; 0 turns it off.
+    #[arg(long, allow_hyphen_values = true)]
+    ema: Option<f64>,
+    /// Images per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Passes over the data.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -284,6 +353,10 @@ struct TrainRestoreArgs {
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Start from this model's weights (shipped name or .safetensors path), e.g. to
+    /// fine-tune or to train a finished run further on a new schedule.
+    #[arg(long)]
+    init: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -296,6 +369,43 @@ enum EvalCommand {
     Vae(EvalVaeArgs),
     /// Frechet distance, KID and precision/recall of generated images against real ones.
     Generate(EvalGenerateArgs),
+    /// Classifier accuracy from a small labelled subset, with and without conditional GAN
+    /// and VAE samples (trained on that subset only) added.
+    Augment(EvalAugmentArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalAugmentArgs {
+    /// Labelled training images (IDX with labels, or class subfolders).
+    #[arg(long)]
+    data: PathBuf,
+    /// Labelled test images.
+    #[arg(long)]
+    test: PathBuf,
+    /// Real images per class in the small set.
+    #[arg(long, default_value_t = 100)]
+    per_class: usize,
+    /// Generated images per class added.
+    #[arg(long, default_value_t = 500)]
+    generated: usize,
+    /// Number of seeds (0, 1, ...), each with its own subset and models.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Classifier steps (batches of 128), the same for every variant.
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// Epochs of conditional-GAN training over the subset.
+    #[arg(long, default_value_t = 200)]
+    gan_epochs: u64,
+    /// Epochs of conditional-VAE training over the subset.
+    #[arg(long, default_value_t = 200)]
+    vae_epochs: u64,
+    /// Keep the generators' run folders here (default: a temporary folder, removed).
+    #[arg(long)]
+    work: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -384,10 +494,12 @@ fn main() -> ExitCode {
         Command::Train(t) => match *t {
             TrainCommand::Restore(a) => commands::train_restore(a),
             TrainCommand::Vae(a) => commands::train_vae(a),
+            TrainCommand::Gan(a) => commands::train_gan(a),
         },
         Command::Eval(EvalCommand::Restore(a)) => commands::eval_restore(a),
         Command::Eval(EvalCommand::Vae(a)) => commands::eval_vae(a),
         Command::Eval(EvalCommand::Generate(a)) => commands::eval_generate(a),
+        Command::Eval(EvalCommand::Augment(a)) => commands::eval_augment(a),
     };
     match result {
         Ok(code) => code,

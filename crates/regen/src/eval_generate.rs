@@ -60,48 +60,61 @@ pub fn train_classifier(data: &Dataset, seed: u64, epochs: usize) -> Result<(Cla
         .labels
         .as_ref()
         .ok_or_else(|| Error::arg("the real data needs labels to train the feature classifier"))?;
-    let first = &data.images[0];
+    let (train, test) = split(data.len(), data.len() / 10, seed);
+    let pick = |idx: &[usize]| -> (Vec<&Image>, Vec<usize>) {
+        idx.iter().map(|&i| (&data.images[i], labels[i])).unzip()
+    };
+    let (xs, ys) = pick(&train);
+    let net = fit_classifier(&xs, &ys, data.classes, seed, epochs);
+    let (xt, yt) = pick(&test);
+    let acc = accuracy(&net, &xt, &yt);
+    Ok((net, acc))
+}
+
+/// A fresh classifier trained on `images` with `labels` (below `classes`): `epochs` passes in
+/// minibatches of 128, in an order drawn from `seed`, Adam at 1e-3, cross-entropy.
+pub fn fit_classifier(
+    images: &[&Image],
+    labels: &[usize],
+    classes: usize,
+    seed: u64,
+    epochs: usize,
+) -> Classifier {
+    let first = images[0];
     let cfg = ClassifierConfig::new()
         .with_channels(first.channels)
         .with_size(first.height)
-        .with_classes(data.classes);
+        .with_classes(classes);
     let device = crate::device::train_device();
     device.seed(seed);
     let mut net = cfg.init(&device);
     let mut optim = optimizer(OptimizerKind::Adam, 0.0);
-    let (train, test) = split(data.len(), data.len() / 10, seed);
     let mut rng = Rng::new(seed);
     for _ in 0..epochs {
-        let mut order = train.clone();
+        let mut order: Vec<usize> = (0..images.len()).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
         for chunk in order.chunks(128) {
-            let imgs: Vec<&Image> = chunk.iter().map(|&i| &data.images[i]).collect();
-            let mut oh = vec![0.0f32; chunk.len() * data.classes];
+            let imgs: Vec<&Image> = chunk.iter().map(|&i| images[i]).collect();
+            let mut oh = vec![0.0f32; chunk.len() * classes];
             for (r, &i) in chunk.iter().enumerate() {
-                oh[r * data.classes + labels[i]] = 1.0;
+                oh[r * classes + labels[i]] = 1.0;
             }
-            let y =
-                Tensor::<2>::from_data(TensorData::new(oh, [chunk.len(), data.classes]), &device);
+            let y = Tensor::<2>::from_data(TensorData::new(oh, [chunk.len(), classes]), &device);
             let logp = log_softmax(net.forward(images_to_tensor(&imgs, &device)), 1);
             let loss = (logp * y).sum().neg() / chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(1e-3, net, grads);
         }
     }
-    let net = net.valid();
-    let preds = predict(
-        &net,
-        &test.iter().map(|&i| &data.images[i]).collect::<Vec<_>>(),
-    );
-    let acc = preds
-        .iter()
-        .zip(&test)
-        .filter(|(p, i)| **p == labels[**i])
-        .count() as f64
-        / test.len() as f64;
-    Ok((net, acc))
+    net.valid()
+}
+
+/// Share of `images` the classifier labels as `labels` says.
+pub fn accuracy(net: &Classifier, images: &[&Image], labels: &[usize]) -> f64 {
+    let preds = predict(net, images);
+    preds.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
 }
 
 /// Loads the cached classifier for `data_path` or trains and caches it.

@@ -8,20 +8,24 @@ use burn::tensor::{Tensor, TensorData};
 use crate::checkpoint::{self, ModelCard};
 use crate::data::{Image, images_to_tensor, tensor_to_images};
 use crate::error::{Error, Result};
-use crate::models::{Vae, VaeConfig};
+use crate::models::{GanConfig, GanGenerator, Vae, VaeConfig};
 use crate::rng::Rng;
 
-/// A loaded VAE ready to sample.
+/// A loaded generative model (VAE or GAN) ready to sample.
 pub struct Generator {
-    vae: Vae,
-    config: VaeConfig,
+    kind: Kind,
     /// What the checkpoint says about itself.
     pub card: ModelCard,
 }
 
+enum Kind {
+    Vae(Box<Vae>, VaeConfig),
+    Gan(Box<GanGenerator>, GanConfig),
+}
+
 impl Generator {
-    /// Loads `spec`: the name of a shipped VAE (`vae-fashion`, `cvae-mnist`) or a
-    /// `.safetensors` path.
+    /// Loads `spec`: the name of a shipped VAE or GAN (`vae-fashion`, `gan-fashion`, ...)
+    /// or a `.safetensors` path.
     pub fn load(spec: &str) -> Result<Generator> {
         let (path, bytes) = crate::shipped::resolve(spec)?;
         Generator::from_bytes(&path, bytes)
@@ -30,28 +34,54 @@ impl Generator {
     /// Builds from checkpoint bytes; `path` names the source in errors.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Generator> {
         let card = checkpoint::read_card(path, &bytes)?;
-        checkpoint::check_card(path, &card, "vae")?;
-        let config: VaeConfig = serde_json::from_value(card.config.clone())
-            .map_err(|e| Error::checkpoint(path, format!("bad model config: {e}")))?;
-        config.validate()?;
-        let mut vae = config.init(&crate::device::device());
-        checkpoint::load_weights(path, bytes, &mut vae)?;
-        Ok(Generator { vae, config, card })
+        let bad = |e: serde_json::Error| Error::checkpoint(path, format!("bad model config: {e}"));
+        let device = crate::device::device();
+        let kind = if card.family == "gan" {
+            checkpoint::check_card(path, &card, "gan")?;
+            let config: GanConfig = serde_json::from_value(card.config.clone()).map_err(bad)?;
+            config.validate()?;
+            let mut g = config.init_generator(&device);
+            checkpoint::load_weights(path, bytes, &mut g)?;
+            Kind::Gan(Box::new(g), config)
+        } else {
+            // A wrong family is reported as "a vae (or gan) model is needed".
+            checkpoint::check_card(path, &card, "vae").map_err(|e| match e {
+                Error::Checkpoint { path, reason } => Error::Checkpoint {
+                    path,
+                    reason: reason.replace("a vae model is needed", "a vae or gan model is needed"),
+                },
+                e => e,
+            })?;
+            let config: VaeConfig = serde_json::from_value(card.config.clone()).map_err(bad)?;
+            config.validate()?;
+            let mut vae = config.init(&device);
+            checkpoint::load_weights(path, bytes, &mut vae)?;
+            Kind::Vae(Box::new(vae), config)
+        };
+        Ok(Generator { kind, card })
     }
 
-    /// The network.
-    pub fn vae(&self) -> &Vae {
-        &self.vae
+    /// The VAE and its config; an error for a GAN, which has no encoder.
+    pub fn vae(&self) -> Result<(&Vae, &VaeConfig)> {
+        match &self.kind {
+            Kind::Vae(v, c) => Ok((v, c)),
+            Kind::Gan(..) => Err(Error::arg(
+                "this is a GAN: it has no encoder, so it cannot encode, reconstruct, interpolate images or report an ELBO; use a VAE",
+            )),
+        }
     }
 
-    /// Its config.
-    pub fn config(&self) -> &VaeConfig {
-        &self.config
+    /// Noise or latent dimensions.
+    pub fn latent(&self) -> usize {
+        match &self.kind {
+            Kind::Vae(_, c) => c.latent,
+            Kind::Gan(_, c) => c.latent,
+        }
     }
 
     /// One-hot labels `[n, k]` for a conditional model, `None` otherwise.
     fn labels(&self, classes: &[usize]) -> Option<Tensor<2>> {
-        let k = self.config.classes;
+        let k = self.classes();
         (k > 0).then(|| {
             let oh: Vec<f32> = classes
                 .iter()
@@ -65,7 +95,7 @@ impl Generator {
     }
 
     fn check_image(&self, img: &Image) -> Result<()> {
-        let c = &self.config;
+        let (_, c) = self.vae()?;
         if (img.channels, img.height, img.width) != (c.channels, c.size, c.size) {
             return Err(Error::arg(format!(
                 "image is {}x{} with {} channels; this model takes {}x{} with {}",
@@ -76,7 +106,10 @@ impl Generator {
     }
 
     fn decode_images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Vec<Image> {
-        tensor_to_images(sigmoid(self.vae.decode(z, labels)))
+        match &self.kind {
+            Kind::Vae(v, _) => tensor_to_images(sigmoid(v.decode(z, labels))),
+            Kind::Gan(g, _) => tensor_to_images(crate::train::gan::to_unit(g.forward(z, labels))),
+        }
     }
 
     /// Latent means of `images` (one row of `latent` values each). `classes` is needed by a
@@ -86,15 +119,14 @@ impl Generator {
             self.check_image(img)?;
         }
         let labels = self.conditional_labels(images.len(), classes)?;
-        let (mu, _) = self
-            .vae
-            .encode(images_to_tensor(images, &crate::device::device()), labels);
+        let (vae, config) = self.vae()?;
+        let (mu, _) = vae.encode(images_to_tensor(images, &crate::device::device()), labels);
         let v: Vec<f32> = mu.into_data().try_to_vec().expect("f32");
-        Ok(v.chunks(self.config.latent).map(|r| r.to_vec()).collect())
+        Ok(v.chunks(config.latent).map(|r| r.to_vec()).collect())
     }
 
     fn conditional_labels(&self, n: usize, classes: Option<&[usize]>) -> Result<Option<Tensor<2>>> {
-        match (self.config.classes, classes) {
+        match (self.classes(), classes) {
             (0, _) => Ok(None),
             (_, None) => Err(Error::arg(
                 "this model is conditional: give the images' --class",
@@ -120,7 +152,7 @@ impl Generator {
         let z = self.encode(images, classes)?;
         let flat: Vec<f32> = z.concat();
         let zt = Tensor::<2>::from_data(
-            TensorData::new(flat, [images.len(), self.config.latent]),
+            TensorData::new(flat, [images.len(), self.latent()]),
             &crate::device::device(),
         );
         let labels = self.conditional_labels(images.len(), classes)?;
@@ -164,7 +196,7 @@ impl Generator {
             );
         }
         let zt = Tensor::<2>::from_data(
-            TensorData::new(flat, [steps, self.config.latent]),
+            TensorData::new(flat, [steps, self.latent()]),
             &crate::device::device(),
         );
         let labels = self.conditional_labels(steps, cls.as_deref())?;
@@ -173,13 +205,16 @@ impl Generator {
 
     /// Number of classes (0: unconditional).
     pub fn classes(&self) -> usize {
-        self.config.classes
+        match &self.kind {
+            Kind::Vae(_, c) => c.classes,
+            Kind::Gan(_, c) => c.classes,
+        }
     }
 
     /// `n` images decoded from z ~ N(0, I) drawn with `seed`; `class` is required by a
     /// conditional model and refused by an unconditional one.
     pub fn sample(&self, n: usize, class: Option<usize>, seed: u64) -> Result<Vec<Image>> {
-        let k = self.config.classes;
+        let k = self.classes();
         match (k, class) {
             (0, Some(c)) => {
                 return Err(Error::arg(format!(
@@ -200,10 +235,10 @@ impl Generator {
         let mut start = 0;
         while start < n {
             let b = (n - start).min(256);
-            let z: Vec<f32> = (0..b * self.config.latent)
+            let z: Vec<f32> = (0..b * self.latent())
                 .map(|_| rng.normal() as f32)
                 .collect();
-            let z = Tensor::<2>::from_data(TensorData::new(z, [b, self.config.latent]), &device);
+            let z = Tensor::<2>::from_data(TensorData::new(z, [b, self.latent()]), &device);
             // Without --class a conditional model cycles through its classes.
             let cls: Vec<usize> = (0..b)
                 .map(|i| class.unwrap_or((start + i) % k.max(1)))

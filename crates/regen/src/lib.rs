@@ -3,6 +3,7 @@
 //! Data flows one way: files -> [`data`] -> [`corrupt`] -> [`train`] -> [`checkpoint`] ->
 //! [`restore`] -> files, with [`metrics`] reading both ends.
 
+pub mod augment;
 pub mod batch;
 pub mod checkpoint;
 pub mod classical;

@@ -66,6 +66,10 @@ pub struct RestoreTrainConfig {
     pub seed: u64,
     /// Round corrupted inputs to 8 bits, as they are once saved to PNG.
     pub quantize: bool,
+    /// Start from this model's weights (a shipped name or a `.safetensors` path) instead of
+    /// a random initialisation: fine-tuning, or a second schedule after a finished run.
+    /// Its network config must equal `model`.
+    pub init: Option<String>,
 }
 
 fn default_model() -> RestoreConfig {
@@ -97,6 +101,7 @@ impl Default for RestoreTrainConfig {
             keep: 3,
             seed: 0,
             quantize: true,
+            init: None,
         }
     }
 }
@@ -253,6 +258,9 @@ pub fn train_restore(
     } else {
         (run::optimizer(cfg.optimizer, cfg.momentum), None)
     };
+    if let (Some(spec), None) = (&cfg.init, &state) {
+        model = init_from(spec, &cfg.model, model)?;
+    }
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
         None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
@@ -292,12 +300,7 @@ pub fn train_restore(
         let loss = (model.forward(x) - y).square().mean(); // [1]
         let loss_v: f32 = loss.clone().into_scalar();
         if !loss_v.is_finite() {
-            let last = run.checkpoints()?.pop().map(|(s, _)| s).unwrap_or(0);
-            return Err(Error::Diverged(format!(
-                "training diverged: loss is {loss_v} at step {}; the last good checkpoint (step {last}) in {} is intact; lower --lr and --resume",
-                step + 1,
-                out.display()
-            )));
+            return Err(run.diverged(&format!("loss is {loss_v}"), step + 1, "lower --lr"));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = learning_rate(
@@ -354,6 +357,7 @@ pub fn train_restore(
             };
             run.save_checkpoint(
                 &model,
+                &model.valid(),
                 &optim,
                 &card(step, notes(last_val)),
                 &state,
@@ -379,6 +383,26 @@ pub fn train_restore(
 }
 
 /// One batch of (corrupted, clean) patches, each `[batch, 1, patch, patch]` flattened.
+/// Loads the weights of `spec` into `model`, refusing a model of another family, task or
+/// network config (its tensors would not fit, or would mean something else).
+fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
+    let (path, bytes) = crate::shipped::resolve(spec)?;
+    let card = checkpoint::read_card(&path, &bytes)?;
+    checkpoint::check_card(&path, &card, "restore")?;
+    let want_json = serde_json::to_value(want).expect("config serialises");
+    if card.config != want_json {
+        return Err(Error::checkpoint(
+            &path,
+            format!(
+                "--init: its network ({}) differs from this run's ({want_json})",
+                card.config
+            ),
+        ));
+    }
+    checkpoint::load_weights(&path, bytes, &mut model)?;
+    Ok(model)
+}
+
 fn make_batch(
     cfg: &RestoreTrainConfig,
     sampler: &PatchSampler,

@@ -204,15 +204,31 @@ impl RunDir {
         crate::plot::save(&self.root.join("plot.png"), &panels)
     }
 
+    /// The error for a non-finite loss at `step`: `what` describes the loss; the message
+    /// names the newest checkpoint (complete by construction) and how to go on.
+    pub fn diverged(&self, what: &str, step: u64, advice: &str) -> Error {
+        let last = match self.checkpoints().ok().and_then(|mut c| c.pop()) {
+            Some((s, _)) => format!(
+                "the last good checkpoint (step {s}) in {} is intact; {advice} and --resume",
+                self.root.display()
+            ),
+            None => format!("no checkpoint had been written yet; {advice}"),
+        };
+        Error::Diverged(format!("training diverged: {what} at step {step}; {last}"))
+    }
+
     /// All metrics records.
     pub fn metrics(&self) -> &[Value] {
         &self.metrics
     }
 
-    /// Saves a checkpoint; keeps the newest `keep` and deletes older ones.
-    pub fn save_checkpoint<M: Module + ModuleSnapshot>(
+    /// Saves a checkpoint; keeps the newest `keep` and deletes older ones. `model` is the
+    /// training state; `export` is what `model.safetensors` holds for inference (for most
+    /// families `model.valid()`; for a GAN only the sampling generator).
+    pub fn save_checkpoint<M: Module + ModuleSnapshot, E: ModuleSnapshot>(
         &self,
         model: &M,
+        export: &E,
         optim: &ModuleOptimizer,
         card: &ModelCard,
         state: &TrainState,
@@ -223,7 +239,7 @@ impl RunDir {
         let tmp = dir.join(format!(".tmp-step-{:08}", state.step));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        checkpoint::save(&tmp.join("model.safetensors"), &model.valid(), card)?;
+        checkpoint::save(&tmp.join("model.safetensors"), export, card)?;
         let mut store = BurnpackStore::from_bytes(None);
         model
             .save_into(&mut store)

@@ -112,12 +112,23 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
             "--data is required: an IDX image file or an image folder",
         ));
     }
+    let data = Dataset::load(&cfg.data)?;
+    train_vae_on(cfg, &data, out, resume, quiet)
+}
+
+/// Trains (or resumes) a VAE on images already in memory; `cfg.data` is only recorded.
+pub fn train_vae_on(
+    cfg: &VaeTrainConfig,
+    data: &Dataset,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<PathBuf> {
     if cfg.batch == 0 || cfg.epochs == 0 || cfg.checkpoint_every == 0 || cfg.keep == 0 {
         return Err(Error::arg(
             "batch, epochs, checkpoint_every and keep must be positive",
         ));
     }
-    let data = Dataset::load(&cfg.data)?;
     let first = &data.images[0];
     if first.height != first.width {
         return Err(Error::bad_file(
@@ -197,7 +208,7 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
         }
         let pos = (step % spe) as usize * cfg.batch;
         let idx = &order[pos..(pos + cfg.batch).min(order.len())];
-        let (x, y) = batch_tensors(&data, idx, cfg.model.classes, &device);
+        let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
         let o = vae.forward(x.clone(), y);
         let (rec, kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);
         let w = if cfg.kl_warmup > 0 {
@@ -208,11 +219,7 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
         let loss = rec.clone() + kl.clone() * w;
         let lv: f32 = loss.clone().into_scalar();
         if !lv.is_finite() {
-            return Err(Error::Diverged(format!(
-                "training diverged: loss is {lv} at step {}; the last good checkpoint in {} is intact; lower --lr and --resume",
-                step + 1,
-                out.display()
-            )));
+            return Err(run.diverged(&format!("loss is {lv}"), step + 1, "lower --lr"));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(cfg.lr, vae, grads);
@@ -232,13 +239,13 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
         }
         if epoch_end {
             let net = vae.valid();
-            let (vr, vk) = nelbo(&net, &cfg.model, &data, &val_idx);
+            let (vr, vk) = nelbo(&net, &cfg.model, data, &val_idx);
             run.log(json!({"step": step, "epoch": step / spe, "val_nelbo": vr + vk, "val_recon": vr, "val_kl": vk}))?;
             if best.is_none_or(|(b, _)| -(vr + vk) > b) {
                 best = Some((-(vr + vk), step));
                 checkpoint::save(&out.join("best.safetensors"), &net, &card(step))?;
             }
-            save_grids(&net, &cfg, &data, &val_idx, &z_fixed, out)?;
+            save_grids(&net, &cfg, data, &val_idx, &z_fixed, out)?;
             run.save_plot(&[
                 ("TRAINING -ELBO (NATS)", "loss", false),
                 ("VALIDATION -ELBO (NATS)", "val_nelbo", false),
@@ -251,7 +258,7 @@ pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) ->
                 rng: Rng::new(cfg.seed),
                 best,
             };
-            run.save_checkpoint(&vae, &optim, &card(step), &st, cfg.keep)?;
+            run.save_checkpoint(&vae, &vae.valid(), &optim, &card(step), &st, cfg.keep)?;
         }
     }
     let path = out.join("model.safetensors");

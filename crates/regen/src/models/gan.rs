@@ -1,0 +1,368 @@
+//! DCGAN-style generative adversarial network (Radford et al. 2016), optionally
+//! class-conditional.
+//!
+//! Generator: z (and a one-hot label) -> linear to `g_width * 2^(depth-1)` maps of side
+//! `size / 2^depth` -> `depth` 4x4 stride-2 transposed convolutions, each doubling the side
+//! and halving the channels, batch norm and ReLU between them -> tanh, so images are in
+//! [-1, 1]. Discriminator: `depth` 4x4 stride-2 convolutions from `d_width` channels,
+//! doubling, with leaky ReLU (0.2) -> a linear layer to one logit; `sigmoid(logit)` is the
+//! probability that the image is real. A conditional discriminator adds the projection term
+//! `<embed(y), features>` (Miyato and Koyama 2018). Spectral normalisation (Miyato et al.
+//! 2018) divides each discriminator weight by its largest singular value, estimated by one
+//! power iteration per training forward pass, as PyTorch's `spectral_norm` does.
+
+use burn::config::Config;
+use burn::module::{Module, RunningState};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::module::{conv2d, linear};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor};
+
+/// Shape of a GAN (generator and discriminator).
+#[derive(Config, Debug)]
+pub struct GanConfig {
+    /// Image channels (1 gray, 3 RGB).
+    #[config(default = 1)]
+    pub channels: usize,
+    /// Image side in pixels (square images); a multiple of 2^depth (28 or 64 typically).
+    #[config(default = 28)]
+    pub size: usize,
+    /// Noise dimensions.
+    #[config(default = 100)]
+    pub latent: usize,
+    /// Up- and down-sampling stages in each network.
+    #[config(default = 2)]
+    pub depth: usize,
+    /// Generator channels before the last transposed convolution; the linear layer makes
+    /// `g_width * 2^(depth-1)`.
+    #[config(default = 64)]
+    pub g_width: usize,
+    /// Discriminator channels after its first convolution, doubled at each further one.
+    #[config(default = 64)]
+    pub d_width: usize,
+    /// Batch normalisation in the generator (DCGAN).
+    #[config(default = true)]
+    pub g_batchnorm: bool,
+    /// Spectral normalisation of every discriminator weight.
+    #[config(default = false)]
+    pub spectral_norm: bool,
+    /// Number of classes of a conditional GAN; 0 for an unconditional one.
+    #[config(default = 0)]
+    pub classes: usize,
+}
+
+impl GanConfig {
+    /// Checks sizes before building.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::arg(format!("gan config: {m}")));
+        if [
+            self.depth,
+            self.latent,
+            self.g_width,
+            self.d_width,
+            self.channels,
+        ]
+        .contains(&0)
+        {
+            return bad("depth, latent, widths and channels must be positive".into());
+        }
+        if self.size == 0 || !self.size.is_multiple_of(1 << self.depth) {
+            return bad(format!(
+                "size {} must be a multiple of 2^depth = {}",
+                self.size,
+                1 << self.depth
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the generator with fresh weights.
+    pub fn init_generator(&self, device: &Device) -> GanGenerator {
+        let top = self.g_width << (self.depth - 1);
+        let s0 = self.size >> self.depth;
+        let ups: Vec<ConvTranspose2d> = (0..self.depth)
+            .map(|i| {
+                let cin = top >> i;
+                let cout = if i + 1 == self.depth {
+                    self.channels
+                } else {
+                    top >> (i + 1)
+                };
+                ConvTranspose2dConfig::new([cin, cout], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_initializer(dcgan_init())
+                    .init(device)
+            })
+            .collect();
+        // One norm after the linear layer and one after each transposed conv but the last.
+        let norms = if self.g_batchnorm {
+            (0..self.depth)
+                .map(|i| BatchNormConfig::new(top >> i).init(device))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        GanGenerator {
+            fc: LinearConfig::new(self.latent + self.classes, top * s0 * s0)
+                .with_initializer(dcgan_init())
+                .init(device),
+            ups,
+            norms,
+            top,
+            s0,
+            classes: self.classes,
+        }
+    }
+
+    /// Builds the discriminator with fresh weights.
+    pub fn init_discriminator(&self, device: &Device) -> GanDiscriminator {
+        let sn = self.spectral_norm;
+        let convs: Vec<SnConv2d> = (0..self.depth)
+            .map(|i| {
+                let cin = if i == 0 {
+                    self.channels
+                } else {
+                    self.d_width << (i - 1)
+                };
+                let conv = Conv2dConfig::new([cin, self.d_width << i], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_initializer(dcgan_init())
+                    .init(device);
+                SnConv2d::new(conv, sn, device)
+            })
+            .collect();
+        let s = self.size >> self.depth;
+        let feat = (self.d_width << (self.depth - 1)) * s * s;
+        let embed = (self.classes > 0).then(|| {
+            SnLinear::new(
+                LinearConfig::new(self.classes, feat)
+                    .with_bias(false)
+                    .with_initializer(dcgan_init())
+                    .init(device),
+                sn,
+                device,
+            )
+        });
+        GanDiscriminator {
+            convs,
+            head: SnLinear::new(
+                LinearConfig::new(feat, 1)
+                    .with_initializer(dcgan_init())
+                    .init(device),
+                sn,
+                device,
+            ),
+            embed,
+        }
+    }
+}
+
+/// Weights (and biases) drawn from N(0, 0.02), as in the DCGAN paper.
+fn dcgan_init() -> Initializer {
+    Initializer::Normal {
+        mean: 0.0,
+        std: 0.02,
+    }
+}
+
+/// The generator.
+#[derive(Module, Debug)]
+pub struct GanGenerator {
+    fc: Linear,
+    ups: Vec<ConvTranspose2d>,
+    norms: Vec<BatchNorm>,
+    top: usize,
+    s0: usize,
+    classes: usize,
+}
+
+impl GanGenerator {
+    /// Images `[b, c, size, size]` in [-1, 1] from noise `[b, latent]` (and one-hot labels
+    /// `[b, classes]` for a conditional model).
+    pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        let b = z.dims()[0];
+        let z = match labels {
+            Some(y) => Tensor::cat(vec![z, y], 1), // [b, latent + k]
+            None => z,
+        };
+        let mut h = self.fc.forward(z).reshape([b, self.top, self.s0, self.s0]);
+        let last = self.ups.len() - 1;
+        for (i, up) in self.ups.iter().enumerate() {
+            if let Some(norm) = self.norms.get(i) {
+                h = norm.forward(h);
+            }
+            h = up.forward(relu(h)); // side doubles, channels halve
+            if i == last {
+                h = tanh(h);
+            }
+        }
+        h
+    }
+
+    /// Number of classes (0: unconditional).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+}
+
+/// The discriminator.
+#[derive(Module, Debug)]
+pub struct GanDiscriminator {
+    convs: Vec<SnConv2d>,
+    head: SnLinear,
+    embed: Option<SnLinear>,
+}
+
+impl GanDiscriminator {
+    /// Logits `[b, 1]` (real if positive) for images `[b, c, size, size]` in [-1, 1] (and
+    /// one-hot labels `[b, classes]` for a conditional model).
+    pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        let mut h = x;
+        for conv in &self.convs {
+            h = leaky_relu(conv.forward(h), 0.2); // side halves
+        }
+        let h: Tensor<2> = h.flatten(1, 3); // [b, feat]
+        let out = self.head.forward(h.clone()); // [b, 1]
+        match (&self.embed, labels) {
+            // Projection: + <embed(y), h>.
+            (Some(embed), Some(y)) => out + (embed.forward(y) * h).sum_dim(1),
+            _ => out,
+        }
+    }
+}
+
+/// Divides `w` (`[rows, cols]`) by its spectral norm estimated from the stored left singular
+/// vector `u` after one power iteration; on a training forward pass `u` is updated.
+fn spectral(w: Tensor<2>, u: &RunningState<Tensor<1>>) -> Tensor<2> {
+    let wd = w.clone().detach();
+    let u0 = u.value_sync().unsqueeze::<2>(); // [1, rows]
+    let v = u0.matmul(wd.clone()); // [1, cols]
+    let v = v.clone() / (v.square().sum().sqrt() + 1e-12).unsqueeze();
+    let wv = wd.matmul(v.clone().transpose()); // [rows, 1]
+    let u1 = wv.clone() / (wv.square().sum().sqrt() + 1e-12).unsqueeze();
+    if w.device().is_autodiff() {
+        u.update(u1.clone().flatten(0, 1));
+        // Fold the update into the stored value now, so a checkpoint saves the current u.
+        let _ = u.value_sync();
+    }
+    // sigma = u1^T W v, differentiable in W only (u1 and v are constants, as in the paper).
+    let sigma = u1.transpose().matmul(w.clone()).matmul(v.transpose()); // [1, 1]
+    w / sigma
+}
+
+fn unit_vector(n: usize, device: &Device) -> RunningState<Tensor<1>> {
+    let u = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), device);
+    let norm = u.clone().square().sum().sqrt();
+    RunningState::new(u / norm)
+}
+
+/// A 4x4 stride-2 convolution whose weight may be spectrally normalised.
+#[derive(Module, Debug)]
+pub struct SnConv2d {
+    conv: Conv2d,
+    u: Option<RunningState<Tensor<1>>>,
+}
+
+impl SnConv2d {
+    fn new(conv: Conv2d, sn: bool, device: &Device) -> SnConv2d {
+        let rows = conv.weight.dims()[0];
+        SnConv2d {
+            conv,
+            u: sn.then(|| unit_vector(rows, device)),
+        }
+    }
+
+    /// `[b, cin, h, w]` -> `[b, cout, h / 2, w / 2]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let w = self.conv.weight.val();
+        let w = match &self.u {
+            Some(u) => {
+                let shape = w.dims();
+                spectral(w.flatten(1, 3), u).reshape(shape)
+            }
+            None => w,
+        };
+        let bias = self.conv.bias.as_ref().map(|b| b.val());
+        conv2d(x, w, bias, ConvOptions::new([2, 2], [1, 1], [1, 1], 1))
+    }
+}
+
+/// A linear layer whose weight may be spectrally normalised.
+#[derive(Module, Debug)]
+pub struct SnLinear {
+    lin: Linear,
+    u: Option<RunningState<Tensor<1>>>,
+}
+
+impl SnLinear {
+    fn new(lin: Linear, sn: bool, device: &Device) -> SnLinear {
+        let out = lin.weight.dims()[1];
+        SnLinear {
+            lin,
+            u: sn.then(|| unit_vector(out, device)),
+        }
+    }
+
+    /// `[b, in]` -> `[b, out]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let w = self.lin.weight.val(); // [in, out]
+        let w = match &self.u {
+            Some(u) => spectral(w.transpose(), u).transpose(),
+            None => w,
+        };
+        linear(x, w, self.lin.bias.as_ref().map(|b| b.val()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_for_28_and_64_pixel_images_gray_and_rgb() {
+        let device = crate::device::device();
+        for (size, depth, channels, classes) in [(28, 2, 1, 0), (64, 4, 3, 10)] {
+            let c = GanConfig::new()
+                .with_size(size)
+                .with_depth(depth)
+                .with_channels(channels)
+                .with_classes(classes)
+                .with_g_width(8)
+                .with_d_width(8)
+                .with_spectral_norm(true);
+            c.validate().unwrap();
+            let (g, d) = (c.init_generator(&device), c.init_discriminator(&device));
+            let z = Tensor::<2>::zeros([3, c.latent], &device);
+            let y = (classes > 0).then(|| Tensor::<2>::zeros([3, classes], &device));
+            let x = g.forward(z, y.clone());
+            assert_eq!(x.dims(), [3, channels, size, size]);
+            assert_eq!(d.forward(x, y).dims(), [3, 1]);
+        }
+    }
+
+    /// After enough power iterations the normalised weight has spectral norm 1.
+    /// numpy: `np.linalg.norm(W / s, 2)` is 1 for `s = np.linalg.svd(W)[1][0]`.
+    #[test]
+    fn spectral_norm_converges_to_unit_norm() {
+        let device = crate::device::train_device();
+        let w = Tensor::<2>::random([6, 10], Distribution::Normal(0.0, 1.0), &device);
+        let u = unit_vector(6, &device);
+        let mut wn = w.clone();
+        for _ in 0..50 {
+            wn = spectral(w.clone(), &u);
+        }
+        // Largest singular value of wn by many power iterations on wn^T wn.
+        let wn = wn.detach();
+        let mut v = Tensor::<2>::ones([10, 1], &device);
+        for _ in 0..200 {
+            let next = wn.clone().transpose().matmul(wn.clone().matmul(v.clone()));
+            v = next.clone() / next.square().sum().sqrt().unsqueeze();
+        }
+        let s: f32 = wn.matmul(v).square().sum().sqrt().into_scalar();
+        assert!((s - 1.0).abs() < 1e-3, "spectral norm {s}");
+    }
+}

@@ -1,0 +1,604 @@
+//! Training a GAN: alternating discriminator and generator updates on minibatches, with
+//! the stabilisers practitioners rely on (non-saturating or hinge loss, Adam with beta1 0.5,
+//! one-sided label smoothing, spectral normalisation, an exponential moving average of the
+//! generator) and health checks while it runs.
+//!
+//! Gradient penalties (WGAN-GP, R1) need the gradient of a gradient; burn 0.22's autodiff
+//! returns gradients as plain tensors outside the graph, so they are not offered.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::checkpoint::{self, ModelCard};
+use crate::data::{Dataset, Image, grid, tensor_to_images};
+use crate::error::{Error, Result};
+use crate::models::{GanConfig, GanDiscriminator, GanGenerator};
+use crate::rng::Rng;
+use crate::train::progress::Progress;
+use crate::train::run::{OptimizerKind, RunDir, TrainState};
+
+/// The adversarial objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GanLoss {
+    /// The original minimax game: D maximises log D(x) + log(1 - D(G(z))), G minimises
+    /// log(1 - D(G(z))). Its generator gradient vanishes while D wins (Goodfellow 2014).
+    Minimax,
+    /// Non-saturating: G maximises log D(G(z)) instead. Same fixed point, strong gradients.
+    Ns,
+    /// Hinge: D minimises relu(1 - D(x)) + relu(1 + D(G(z))) on logits, G minimises -D(G(z)).
+    Hinge,
+}
+
+/// Everything that defines a GAN training run (`config.toml` in the run folder).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanTrainConfig {
+    /// An IDX image file (labels from its `labels-idx1` sibling) or an image folder.
+    pub data: PathBuf,
+    /// The networks; `channels` and `size` are taken from the data.
+    #[serde(default = "GanConfig::new")]
+    pub model: GanConfig,
+    /// Condition both networks on class labels (the data must be labelled).
+    pub conditional: bool,
+    /// Real (and fake) images per step.
+    pub batch: usize,
+    /// Passes over the training images.
+    pub epochs: u64,
+    /// `ns` (default), `minimax` or `hinge`.
+    pub loss: GanLoss,
+    /// `adam` (beta1 below) or `sgd` (momentum below).
+    pub optimizer: OptimizerKind,
+    /// Generator learning rate.
+    pub lr_g: f64,
+    /// Discriminator learning rate.
+    pub lr_d: f64,
+    /// Adam's beta1; 0.5 as in DCGAN, since 0.9 makes the game oscillate.
+    pub beta1: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// One-sided label smoothing: real images get the target 1 - this (e.g. 0.1).
+    pub label_smoothing: f64,
+    /// Decay of the generator's exponential moving average used for sampling (0: off).
+    pub ema: f64,
+    /// Warn of collapse when the samples' spread falls below this fraction of the data's.
+    pub collapse_threshold: f64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept.
+    pub keep: usize,
+    /// Seed for initialisation, shuffling and noise.
+    pub seed: u64,
+}
+
+impl Default for GanTrainConfig {
+    fn default() -> Self {
+        GanTrainConfig {
+            data: PathBuf::new(),
+            model: GanConfig::new(),
+            conditional: false,
+            batch: 64,
+            epochs: 3,
+            loss: GanLoss::Ns,
+            optimizer: OptimizerKind::Adam,
+            lr_g: 2e-4,
+            lr_d: 2e-4,
+            beta1: 0.5,
+            momentum: 0.9,
+            label_smoothing: 0.0,
+            ema: 0.999,
+            collapse_threshold: 0.25,
+            checkpoint_every: 500,
+            keep: 3,
+            seed: 0,
+        }
+    }
+}
+
+/// Generator, discriminator and the generator's moving average: one module, so a single
+/// checkpoint and a single optimizer (its state is keyed by parameter) hold the whole game.
+#[derive(Module, Debug)]
+pub struct GanPair {
+    /// The generator being trained.
+    pub g: GanGenerator,
+    /// The discriminator.
+    pub d: GanDiscriminator,
+    /// Exponential moving average of `g`'s weights (never trained directly).
+    pub ema: Option<GanGenerator>,
+}
+
+impl GanPair {
+    /// The generator to sample from: the moving average if kept.
+    pub fn sampler(&self) -> &GanGenerator {
+        self.ema.as_ref().unwrap_or(&self.g)
+    }
+}
+
+/// Stable binary cross-entropy on logits against a constant target t:
+/// mean(softplus(l) - t l), where softplus(l) = max(l, 0) + log(1 + exp(-|l|)).
+fn bce_logits(l: Tensor<2>, target: f64) -> Tensor<1> {
+    (l.clone().clamp_min(0.0) + (l.clone().abs().neg().exp() + 1.0).log() - l * target).mean()
+}
+
+/// The discriminator's loss on logits of real and fake images.
+fn d_loss(kind: GanLoss, real: Tensor<2>, fake: Tensor<2>, smoothing: f64) -> Tensor<1> {
+    match kind {
+        GanLoss::Hinge => relu(-real + 1.0).mean() + relu(fake + 1.0).mean(),
+        _ => bce_logits(real, 1.0 - smoothing) + bce_logits(fake, 0.0),
+    }
+}
+
+/// The generator's loss on the discriminator's logits for its fakes.
+fn g_loss(kind: GanLoss, fake: Tensor<2>) -> Tensor<1> {
+    match kind {
+        GanLoss::Minimax => -bce_logits(fake, 0.0),
+        GanLoss::Ns => bce_logits(fake, 1.0),
+        GanLoss::Hinge => -fake.mean(),
+    }
+}
+
+/// ema <- decay * ema + (1 - decay) * g for trained weights; buffers (batch-norm running
+/// statistics) are copied, as StyleGAN2's G_ema does.
+fn update_ema(ema: GanGenerator, g: &GanGenerator, decay: f64) -> GanGenerator {
+    struct Collect(Vec<(Tensor<1>, bool)>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let t = p.val();
+            let trained = t.is_require_grad();
+            self.0.push((t.detach().flatten(0, D - 1), trained));
+        }
+    }
+    struct Blend(std::vec::IntoIter<(Tensor<1>, bool)>, f64);
+    impl ModuleMapper for Blend {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (src, trained) = self.0.next().expect("same structure");
+            let decay = self.1;
+            p.map(|e| {
+                let src: Tensor<D> = src.reshape(e.dims());
+                if trained {
+                    e.detach() * decay + src * (1.0 - decay)
+                } else {
+                    src
+                }
+            })
+        }
+    }
+    let mut c = Collect(Vec::new());
+    g.visit(&mut c);
+    ema.map(&mut Blend(c.0.into_iter(), decay))
+}
+
+/// Reads every parameter, which initialises lazily created ones.
+struct Materialise;
+impl ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let _ = p.val();
+    }
+}
+
+/// Root-mean-square distance of a batch's images to their mean, per pixel.
+fn spread(px: &[f32], n: usize) -> f64 {
+    let d = px.len() / n;
+    let mut var = 0.0f64;
+    for j in 0..d {
+        let m: f64 = (0..n).map(|i| px[i * d + j] as f64).sum::<f64>() / n as f64;
+        var += (0..n)
+            .map(|i| (px[i * d + j] as f64 - m).powi(2))
+            .sum::<f64>()
+            / n as f64;
+    }
+    (var / d as f64).sqrt()
+}
+
+fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
+    let mut oh = vec![0.0f32; labels.len() * k];
+    for (r, &c) in labels.iter().enumerate() {
+        oh[r * k + c] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(oh, [labels.len(), k]), device)
+}
+
+fn noise(rng: &mut Rng, b: usize, latent: usize, device: &Device) -> Tensor<2> {
+    let z: Vec<f32> = (0..b * latent).map(|_| rng.normal() as f32).collect();
+    Tensor::from_data(TensorData::new(z, [b, latent]), device)
+}
+
+/// Images in [0, 1] from generator output in [-1, 1].
+pub fn to_unit(x: Tensor<4>) -> Tensor<4> {
+    ((x + 1.0) * 0.5).clamp(0.0, 1.0)
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct GanSummary {
+    /// Steps done.
+    pub step: u64,
+    /// Seconds per step over this invocation.
+    pub s_per_step: f64,
+    /// The sampling generator's file.
+    pub model: PathBuf,
+}
+
+/// Trains (or resumes) a GAN into `out`.
+pub fn train_gan(
+    cfg: &GanTrainConfig,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<GanSummary> {
+    if cfg.data.as_os_str().is_empty() {
+        return Err(Error::arg(
+            "--data is required: an IDX image file or an image folder",
+        ));
+    }
+    let data = Dataset::load(&cfg.data)?;
+    train_gan_on(cfg, &data, out, resume, quiet)
+}
+
+/// Trains (or resumes) a GAN on images already in memory; `cfg.data` is only recorded.
+pub fn train_gan_on(
+    cfg: &GanTrainConfig,
+    data: &Dataset,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<GanSummary> {
+    if cfg.batch < 2 || cfg.epochs == 0 || cfg.checkpoint_every == 0 || cfg.keep == 0 {
+        return Err(Error::arg(
+            "batch must be at least 2; epochs, checkpoint_every and keep positive",
+        ));
+    }
+    if !(0.0..1.0).contains(&cfg.ema) || !(0.0..0.5).contains(&cfg.label_smoothing) {
+        return Err(Error::arg(
+            "--ema must be in [0, 1) and --label-smoothing in [0, 0.5)",
+        ));
+    }
+    for (name, lr) in [("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)] {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::arg(format!(
+                "{name} {lr}: must be a positive number"
+            )));
+        }
+    }
+    let first = &data.images[0];
+    if first.height != first.width {
+        return Err(Error::bad_file(
+            &cfg.data,
+            format!(
+                "images are {}x{}; the GAN needs square images",
+                first.width, first.height
+            ),
+        ));
+    }
+    if cfg.conditional && data.labels.is_none() {
+        return Err(Error::bad_file(
+            &cfg.data,
+            "has no labels, so a conditional GAN cannot be trained on it",
+        ));
+    }
+    if data.len() < cfg.batch {
+        return Err(Error::bad_file(
+            &cfg.data,
+            format!(
+                "has {} images, fewer than one batch of {}",
+                data.len(),
+                cfg.batch
+            ),
+        ));
+    }
+    let mut cfg = cfg.clone();
+    cfg.model.channels = first.channels;
+    cfg.model.size = first.height;
+    cfg.model.classes = if cfg.conditional { data.classes } else { 0 };
+    cfg.model.validate()?;
+    let mut run = RunDir::open(out, resume)?;
+    run.write(
+        "config.toml",
+        &toml::to_string(&cfg).expect("config serialises"),
+    )?;
+
+    let device = crate::device::train_device();
+    device.seed(cfg.seed);
+    let k = cfg.model.classes;
+    let g = cfg.model.init_generator(&device);
+    // Parameters start lazy, and a clone shares the lazy cell: marking the clone no-grad
+    // would freeze the original too. Materialise them first.
+    g.visit(&mut Materialise);
+    let ema = (cfg.ema > 0.0).then(|| g.clone().no_grad());
+    let mut pair = GanPair {
+        d: cfg.model.init_discriminator(&device),
+        g,
+        ema,
+    };
+    let optim: ModuleOptimizer = match cfg.optimizer {
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_beta_1(cfg.beta1 as f32)
+            .with_epsilon(1e-8)
+            .init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(
+                burn::optim::momentum::MomentumConfig::new().with_momentum(cfg.momentum),
+            ))
+            .init(),
+    };
+    let (mut optim, state) = if resume {
+        run.load_latest(&mut pair, optim)?
+    } else {
+        (optim, None)
+    };
+    let (mut step, mut rng) = match state {
+        Some(s) => (s.step, s.rng),
+        None => (0, Rng::new(cfg.seed ^ 0x6A4E)),
+    };
+    run.truncate_metrics(step)?;
+    let spe = (data.len() / cfg.batch) as u64;
+    let total = spe * cfg.epochs;
+    let mut progress = Progress::new(step, total, quiet);
+    progress.note(&match (resume, step) {
+        (true, s) if s > 0 => format!("resumed at step {s} from {}", out.display()),
+        _ => format!(
+            "training gan on {} images: generator {} parameters, discriminator {}",
+            data.len(),
+            pair.g.num_params(),
+            pair.d.num_params()
+        ),
+    });
+    let card = |step: u64| {
+        ModelCard::new(
+            "gan",
+            "generate",
+            serde_json::to_value(&cfg.model).expect("serialises"),
+            step,
+        )
+    };
+    // Fixed noise for the per-epoch grid, so epochs can be compared by eye.
+    let z_fixed = noise(
+        &mut Rng::new(cfg.seed ^ 0x6A1D),
+        64,
+        cfg.model.latent,
+        &device,
+    );
+    let y_fixed = (k > 0).then(|| {
+        let c: Vec<usize> = (0..64).map(|i| (i / 8) % k).collect();
+        one_hot(&c, k, &device)
+    });
+    let (t0, start_step) = (Instant::now(), step);
+    let mut window = [0.0f64; 5]; // sums of d_loss, g_loss, D(real), D(fake), count
+    while step < total {
+        let epoch = step / spe;
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut r = Rng::derived(cfg.seed, epoch);
+        for i in (1..order.len()).rev() {
+            order.swap(i, r.below(i + 1));
+        }
+        let pos = (step % spe) as usize * cfg.batch;
+        let idx = &order[pos..pos + cfg.batch];
+        let imgs: Vec<&Image> = idx.iter().map(|&i| &data.images[i]).collect();
+        let real = crate::data::images_to_tensor(&imgs, &device) * 2.0 - 1.0; // [b, c, s, s]
+        let y = data
+            .labels
+            .as_ref()
+            .filter(|_| k > 0)
+            .map(|l| one_hot(&idx.iter().map(|&i| l[i]).collect::<Vec<_>>(), k, &device));
+        let z = noise(&mut rng, cfg.batch, cfg.model.latent, &device);
+        let fake = pair.g.forward(z, y.clone());
+
+        // Discriminator step: real towards 1, fake (detached from G) towards 0.
+        let l_real = pair.d.forward(real.clone(), y.clone());
+        let l_fake = pair.d.forward(fake.clone().detach(), y.clone());
+        let dl = d_loss(
+            cfg.loss,
+            l_real.clone(),
+            l_fake.clone(),
+            cfg.label_smoothing,
+        );
+        let dl_v: f32 = dl.clone().into_scalar();
+        let grads = GradientsParams::from_grads(dl.backward(), &pair.d);
+        pair = optim.step(cfg.lr_d, pair, grads);
+
+        // Generator step against the updated discriminator, whose weights are held fixed.
+        let d_fixed = pair.d.clone().no_grad();
+        let gl = g_loss(cfg.loss, d_fixed.forward(fake.clone(), y));
+        let gl_v: f32 = gl.clone().into_scalar();
+        if !(dl_v.is_finite() && gl_v.is_finite()) {
+            return Err(run.diverged(
+                &format!("discriminator loss {dl_v}, generator loss {gl_v}"),
+                step + 1,
+                "lower --lr-g/--lr-d",
+            ));
+        }
+        let grads = GradientsParams::from_grads(gl.backward(), &pair.g);
+        pair = optim.step(cfg.lr_g, pair, grads);
+        if let Some(ema) = pair.ema.take() {
+            // Warm-up as TensorFlow's ExponentialMovingAverage: early on, the random initial
+            // weights would otherwise linger in the average for thousands of steps.
+            let decay = cfg.ema.min((1.0 + step as f64) / (10.0 + step as f64));
+            pair.ema = Some(update_ema(ema, &pair.g, decay));
+        }
+        step += 1;
+
+        let pr: f32 = sigmoid(l_real.detach()).mean().into_scalar();
+        let pf: f32 = sigmoid(l_fake.detach()).mean().into_scalar();
+        for (w, v) in window.iter_mut().zip([dl_v, gl_v, pr, pf, 1.0]) {
+            *w += v as f64;
+        }
+        let epoch_end = step % spe == 0;
+        if step % 50 == 0 || epoch_end || step == total {
+            let n = window[4];
+            let (dm, gm, prm, pfm) = (window[0] / n, window[1] / n, window[2] / n, window[3] / n);
+            window = [0.0; 5];
+            let fake_px: Vec<f32> = fake.detach().into_data().try_to_vec().expect("f32");
+            let real_px: Vec<f32> = real.into_data().try_to_vec().expect("f32");
+            let diversity = spread(&fake_px, cfg.batch) / spread(&real_px, cfg.batch).max(1e-12);
+            let mut warning = None;
+            // Freshly initialised generators make near-constant images; judge after a while.
+            let judged = step >= spe.min(500);
+            if judged && prm > 0.97 && pfm < 0.03 {
+                warning = Some(format!(
+                    "the discriminator wins outright (D(real) {prm:.3}, D(fake) {pfm:.3}): the generator gets little signal; try --label-smoothing 0.1, --spectral-norm or a lower --lr-d"
+                ));
+            } else if judged && diversity < cfg.collapse_threshold {
+                warning = Some(format!(
+                    "samples may have collapsed: their spread is {diversity:.2} of the data's (threshold {}); try --loss hinge, --spectral-norm or a lower --lr-g",
+                    cfg.collapse_threshold
+                ));
+            }
+            run.log(json!({"step": step, "epoch": epoch + 1, "d_loss": dm, "g_loss": gm, "d_real": prm, "d_fake": pfm, "diversity": diversity, "warning": warning, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
+            if let Some(w) = &warning {
+                progress.note(&format!("warning at step {step}: {w}"));
+            }
+            progress.update(
+                step,
+                &format!(
+                    "D {dm:.3} G {gm:.3} D(real) {prm:.2} D(fake) {pfm:.2} spread {diversity:.2}"
+                ),
+                epoch_end,
+            );
+        }
+        if epoch_end {
+            let net = pair.sampler().valid();
+            let grid_img = grid(
+                &tensor_to_images(to_unit(net.forward(z_fixed.clone(), y_fixed.clone()))),
+                8,
+            );
+            std::fs::create_dir_all(out.join("samples")).map_err(|e| Error::io(out, e))?;
+            grid_img.save(&out.join(format!("samples/epoch-{:04}.png", step / spe)))?;
+            grid_img.save(&out.join("samples.png"))?;
+            run.save_plot(&[
+                ("DISCRIMINATOR LOSS", "d_loss", false),
+                ("GENERATOR LOSS", "g_loss", false),
+                ("MEAN D(REAL)", "d_real", false),
+                ("MEAN D(FAKE)", "d_fake", false),
+                ("SAMPLE SPREAD / DATA SPREAD", "diversity", false),
+            ])?;
+        }
+        if step % cfg.checkpoint_every == 0 || step == total {
+            let st = TrainState {
+                step,
+                rng: rng.clone(),
+                best: None,
+            };
+            run.save_checkpoint(
+                &pair,
+                &pair.sampler().valid(),
+                &optim,
+                &card(step),
+                &st,
+                cfg.keep,
+            )?;
+        }
+    }
+    let path = out.join("model.safetensors");
+    checkpoint::save(&path, &pair.sampler().valid(), &card(step))?;
+    Ok(GanSummary {
+        step,
+        s_per_step: t0.elapsed().as_secs_f64() / (step - start_step).max(1) as f64,
+        model: path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Golden values from PyTorch 2.15:
+    /// ```python
+    /// import torch, torch.nn.functional as F
+    /// lr = torch.tensor([[2.0], [-1.0], [0.5], [30.0]])
+    /// lf = torch.tensor([[-3.0], [0.2], [1.5], [-40.0]])
+    /// bce = F.binary_cross_entropy_with_logits
+    /// d_ns = bce(lr, torch.full_like(lr, 0.9)) + bce(lf, torch.zeros_like(lf))  # 1.9031017
+    /// g_ns = bce(lf, torch.ones_like(lf))                                        # 10.962035
+    /// g_mm = -bce(lf, torch.zeros_like(lf))                                      # -0.6370349
+    /// d_h = F.relu(1 - lr).mean() + F.relu(1 + lf).mean()                        # 1.55
+    /// g_h = -lf.mean()                                                           # 10.325
+    /// ```
+    /// Tolerance 1e-5 relative: f32 arithmetic on both sides.
+    #[test]
+    fn losses_match_pytorch() {
+        let device = crate::device::device();
+        let t = |v: [f32; 4]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [4, 1]), &device);
+        let (lr, lf) = (t([2.0, -1.0, 0.5, 30.0]), t([-3.0, 0.2, 1.5, -40.0]));
+        let v = |x: Tensor<1>| x.into_scalar::<f32>() as f64;
+        let cases = [
+            (
+                v(d_loss(GanLoss::Ns, lr.clone(), lf.clone(), 0.1)),
+                1.9031016826629639,
+            ),
+            (
+                v(d_loss(GanLoss::Minimax, lr.clone(), lf.clone(), 0.1)),
+                1.9031016826629639,
+            ),
+            (v(g_loss(GanLoss::Ns, lf.clone())), 10.962035179138184),
+            (v(g_loss(GanLoss::Minimax, lf.clone())), -0.6370348930358887),
+            (
+                v(d_loss(GanLoss::Hinge, lr, lf.clone(), 0.0)),
+                1.5499999523162842,
+            ),
+            (v(g_loss(GanLoss::Hinge, lf)), 10.324999809265137),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs(),
+                "case {i}: {got} vs {want}"
+            );
+        }
+    }
+
+    /// The moving average blends trained weights and copies batch-norm statistics.
+    #[test]
+    fn ema_blends_weights_and_copies_buffers() {
+        let device = crate::device::train_device();
+        let cfg = GanConfig::new().with_g_width(4).with_latent(3);
+        let g = cfg.init_generator(&device);
+        g.visit(&mut Materialise);
+        let ema = g.clone().no_grad();
+        // Move g's weights and its batch-norm statistics away from the copy.
+        let mut before = Collect2(vec![]);
+        ema.visit(&mut before);
+        let g = g.map(&mut Shift);
+        let (mut src, mut out) = (Collect2(vec![]), Collect2(vec![]));
+        g.visit(&mut src);
+        update_ema(ema, &g, 0.75).visit(&mut out);
+        let mut trained = 0;
+        for ((e, (s, req)), (o, _)) in before.0.iter().zip(&src.0).zip(&out.0) {
+            for ((e, s), o) in e.0.0.iter().zip(&s.0).zip(&o.0) {
+                let want = if *req { 0.75 * e + 0.25 * s } else { *s };
+                assert!((o - want).abs() < 1e-6, "{o} vs {want}");
+            }
+            trained += *req as usize;
+        }
+        assert!(trained > 0 && trained < out.0.len(), "both kinds present");
+    }
+
+    struct Shift;
+    impl ModuleMapper for Shift {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            p.map(|t| {
+                let (req, device, shape) = (t.is_require_grad(), t.device(), t.shape());
+                let v: Vec<f32> = t.into_data().try_to_vec().unwrap();
+                let v: Vec<f32> = v.iter().map(|x| x + 1.0).collect();
+                let t = Tensor::<D>::from_data(TensorData::new(v, shape), &device);
+                if req { t.require_grad() } else { t }
+            })
+        }
+    }
+
+    struct Values(Vec<f32>);
+    struct Collect2(Vec<(Values, bool)>);
+    impl ModuleVisitor for Collect2 {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let t = p.val();
+            let req = t.is_require_grad();
+            let v: Vec<f32> = t.into_data().try_to_vec().unwrap();
+            self.0.push((Values(v), req));
+        }
+    }
+}
