@@ -4,6 +4,7 @@ Fashion-MNIST in one run (2 threads each), draws 10,000 samples from each, score
 `regen eval generate` against the training images, and prints the table and the speed.
 
 Run from the repository root:  python3 bench/gan_compare.py [EPOCHS] [SEEDS]
+(SEEDS: comma-separated, default 0,1,2; each seed trains both once.)
 Needs ../shared/data/fashion-mnist; makes bench/.venv with torch on first use.
 """
 import json
@@ -29,13 +30,13 @@ def score(regen, samples):
 
 def main():
     epochs = sys.argv[1] if len(sys.argv) > 1 else "3"
-    seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    seeds = [int(v) for v in (sys.argv[2] if len(sys.argv) > 2 else "0,1,2").split(",")]
     ensure_venv()
     subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "regen-cli"], cwd=ROOT)
     regen = os.path.join(ROOT, "target", "release", "regen")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(seeds):
+        for seed in seeds:
             run = os.path.join(tmp, f"gan{seed}")
             out = subprocess.check_output([regen, "--threads", "2", "train", "gan", "--data", TRAIN,
                                            "--epochs", epochs, "--batch", "64", "--seed", str(seed),
@@ -60,10 +61,16 @@ def main():
         print(f"| {name} | {seed} | {r['frechet']:.2f} | {r['kid_x1000'][0]:.0f} +- "
               f"{r['kid_x1000'][1]:.0f} | {r['precision']:.3f} | {r['recall']:.3f} | "
               f"{100 * min(r['class_shares']):.1f}% | {sps:.2f} |")
-    for seed in range(seeds):
-        (_, _, rs, rr), (_, _, ts, tr) = rows[2 * seed], rows[2 * seed + 1]
+    for i, seed in enumerate(seeds):
+        (_, _, rs, rr), (_, _, ts, tr) = rows[2 * i], rows[2 * i + 1]
         print(f"seed {seed}: Frechet regen - torch {rr['frechet'] - tr['frechet']:+.2f}; "
               f"speed regen/torch {rs / ts:.2f}x")
+
+    def mean(name):
+        return sum(r["frechet"] for n, _, _, r in rows if n.startswith(name)) / len(seeds)
+
+    print(f"mean Frechet over {len(seeds)} seeds: regen {mean('regen'):.2f}, "
+          f"torch {mean('PyTorch'):.2f}")
 
 
 if __name__ == "__main__":

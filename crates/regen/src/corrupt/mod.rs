@@ -7,6 +7,9 @@
 //! model input channel, and blur kernels will join as further variants, without changing
 //! the callers.
 
+pub mod blur;
+pub mod mask;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::Image;
@@ -86,6 +89,18 @@ pub enum Corruption {
         /// Photon count of a white pixel; lower is noisier.
         peak: f32,
     },
+    /// Missing pixels (inpainting): the mask's pixels are set to 0 and the mask is returned.
+    Inpaint {
+        /// How the missing region is drawn.
+        mask: mask::MaskKind,
+    },
+    /// Blur by a kernel, then additive Gaussian noise (sigma on the 0-255 scale).
+    Blur {
+        /// The kernel.
+        blur: blur::BlurKind,
+        /// Noise after blurring.
+        noise: Sigma,
+    },
 }
 
 /// A corrupted image, and which pixels are missing where that applies.
@@ -108,6 +123,11 @@ impl Corruption {
             Corruption::Poisson { peak } if !(peak.is_finite() && *peak > 0.0) => Err(Error::arg(
                 format!("--peak {peak}: must be a positive number"),
             )),
+            Corruption::Inpaint { mask } => mask.validate(),
+            Corruption::Blur { blur, noise } => {
+                blur.validate()?;
+                noise.validate()
+            }
             _ => Ok(()),
         }
     }
@@ -117,8 +137,10 @@ impl Corruption {
     pub fn apply(&self, image: &Image, seed: u64) -> Corrupted {
         let mut rng = Rng::new(seed);
         let mut out = image.clone();
-        let n = image.height * image.width;
+        let (h, w) = (image.height, image.width);
+        let n = h * w;
         let data = &mut out.data[..image.color_channels() * n];
+        let mut missing = None;
         match self {
             Corruption::Gaussian { sigma } => {
                 let s = sigma.draw(&mut rng) / 255.0;
@@ -141,10 +163,31 @@ impl Corruption {
                     *v = (rng.poisson((*v * peak) as f64) as f32 / peak).clamp(0.0, 1.0);
                 }
             }
+            Corruption::Inpaint { mask } => {
+                let m = mask.draw(h, w, &mut rng);
+                for plane in data.chunks_mut(n) {
+                    for (v, &mv) in plane.iter_mut().zip(&m) {
+                        if mv > 0.5 {
+                            *v = 0.0;
+                        }
+                    }
+                }
+                missing = Some(Image::gray(h, w, m));
+            }
+            Corruption::Blur { blur, noise } => {
+                let k = blur.kernel(&mut rng);
+                let s = noise.draw(&mut rng) / 255.0;
+                for plane in data.chunks_mut(n) {
+                    let b = k.convolve(plane, h, w);
+                    for (v, bv) in plane.iter_mut().zip(b) {
+                        *v = (bv + s * rng.normal() as f32).clamp(0.0, 1.0);
+                    }
+                }
+            }
         }
         Corrupted {
             image: out,
-            mask: None,
+            mask: missing,
         }
     }
 }
@@ -186,6 +229,35 @@ mod tests {
         let a = c.apply(&flat(0.4), 1).image;
         let m = a.data.iter().sum::<f32>() / a.data.len() as f32;
         assert!((m - 0.4).abs() < 0.01, "{m}");
+    }
+
+    #[test]
+    fn inpaint_zeroes_the_masked_pixels_and_returns_the_mask() {
+        let c = Corruption::Inpaint {
+            mask: mask::MaskKind::CenterBox { frac: 0.5 },
+        };
+        let out = c.apply(&flat(0.5), 0);
+        let m = out.mask.expect("a mask");
+        for (v, mv) in out.image.data.iter().zip(&m.data) {
+            assert_eq!(*v, if *mv > 0.5 { 0.0 } else { 0.5 });
+        }
+    }
+
+    #[test]
+    fn blur_keeps_a_flat_image_flat_and_softens_an_edge() {
+        let c = Corruption::Blur {
+            blur: blur::BlurKind::Gaussian { sigma: 1.6 },
+            noise: Sigma::Fixed(0.0),
+        };
+        let out = c.apply(&flat(0.5), 0).image;
+        assert!(out.data.iter().all(|v| (v - 0.5).abs() < 1e-5));
+        let edge = Image::gray(
+            8,
+            16,
+            (0..128).map(|i| ((i % 16) >= 8) as u8 as f32).collect(),
+        );
+        let b = c.apply(&edge, 0).image;
+        assert!(b.data[7] > 0.1 && b.data[7] < 0.5 && b.data[8] > 0.5 && b.data[8] < 0.9);
     }
 
     #[test]

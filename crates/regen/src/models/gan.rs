@@ -366,3 +366,78 @@ mod tests {
         assert!((s - 1.0).abs() < 1e-3, "spectral norm {s}");
     }
 }
+
+#[cfg(test)]
+mod batchnorm_golden {
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Tensor, TensorData};
+
+    /// burn's training-mode batch norm, forward and backward, against PyTorch 2.15 (the
+    /// generator's normalisation is the first layer regen uses whose gradient mixes a batch):
+    /// ```python
+    /// x = torch.tensor([math.sin(i*0.7)*2 + 0.1*i for i in range(24)]).reshape(2,3,2,2).requires_grad_()
+    /// g = torch.tensor([1.0, 0.5, 2.0], requires_grad=True); b = torch.tensor([0.1, -0.2, 0.3], requires_grad=True)
+    /// w = torch.tensor([math.cos(i*1.3) for i in range(24)]).reshape(2,3,2,2)
+    /// y = F.batch_norm(x, None, None, g, b, training=True, eps=1e-5); (y*w).sum().backward()
+    /// ```
+    /// Tolerance 1e-4 absolute (f32, sums over 8 values).
+    #[test]
+    fn batch_norm_forward_and_gradients_match_pytorch() {
+        let device = crate::device::train_device();
+        let xs: Vec<f32> = (0..24)
+            .map(|i| (i as f32 * 0.7).sin() * 2.0 + 0.1 * i as f32)
+            .collect();
+        let ws: Vec<f32> = (0..24).map(|i| (i as f32 * 1.3).cos()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(xs, [2, 3, 2, 2]), &device).require_grad();
+        let w = Tensor::<4>::from_data(TensorData::new(ws, [2, 3, 2, 2]), &device);
+        let mut bn = BatchNormConfig::new(3).init(&device);
+        bn.gamma = Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![1.0f32, 0.5, 2.0], [3]),
+            &device,
+        ));
+        bn.beta = Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![0.1f32, -0.2, 0.3], [3]),
+            &device,
+        ));
+        let y = bn.forward(x.clone());
+        let grads = (y.clone() * w).sum().backward();
+        let v = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+        let close = |got: &[f32], want: &[f32]| {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
+            }
+        };
+        close(
+            &v(y.detach())[..6],
+            &[-1.192852, 0.131804, 0.878325, 0.740481, 0.01125, -0.428406],
+        );
+        let gx: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        close(
+            &gx,
+            &[
+                0.063315, 0.287766, -0.264636, -0.235774, 0.117105, 0.392213, 0.146831, -0.189993,
+                -0.73088, 0.945091, 1.278503, -0.254497, 0.095348, 0.045362, 0.312603, -0.303985,
+                -0.061335, -0.341202, -0.162989, 0.099371, 0.868153, -0.837978, -1.35941, 0.091017,
+            ],
+        );
+        let gg: Vec<f32> = bn
+            .gamma
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        close(&gg, &[-5.844592, 2.616407, 0.199079]);
+        let gb: Vec<f32> = bn
+            .beta
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        close(&gb, &[-0.087101, -0.066755, 0.024549]);
+    }
+}

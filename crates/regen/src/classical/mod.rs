@@ -1,7 +1,13 @@
 //! Classical restoration baselines, so every learned model is shown beside them.
 
+pub mod deconv;
+pub mod inpaint;
+
+pub use deconv::{richardson_lucy, wiener};
+pub use inpaint::harmonic_fill;
+
 /// Mirror index for borders, scipy's `reflect` mode (`d c b a | a b c d | d c b a`).
-fn mirror(i: isize, n: usize) -> usize {
+pub(crate) fn mirror(i: isize, n: usize) -> usize {
     let n = n as isize;
     let period = 2 * n;
     let mut j = i.rem_euclid(period);
