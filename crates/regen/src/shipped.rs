@@ -37,6 +37,12 @@ pub const SHIPPED: &[Shipped] = &[
         task: "generate",
         bytes: include_bytes!("../../../models/cvae-mnist.safetensors"),
     },
+    Shipped {
+        name: "cgan-mnist",
+        family: "gan",
+        task: "generate",
+        bytes: include_bytes!("../../../models/cgan-mnist.safetensors"),
+    },
 ];
 
 /// The shipped model called `name`.
