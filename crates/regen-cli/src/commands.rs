@@ -286,6 +286,9 @@ pub fn train_gan(a: TrainGanArgs) -> Result<ExitCode> {
     if let Some(v) = a.ema {
         cfg.ema = v;
     }
+    if let Some(v) = a.r1 {
+        cfg.r1 = v;
+    }
     if let Some(v) = a.batch {
         cfg.batch = v;
     }

@@ -225,6 +225,9 @@ struct TrainGanArgs {
     /// Decay of the generator's moving average used for sampling; 0 turns it off.
     #[arg(long, allow_hyphen_values = true)]
     ema: Option<f64>,
+    /// R1 penalty weight gamma on real images (e.g. 1 to 10); 0 turns it off.
+    #[arg(long, allow_hyphen_values = true)]
+    r1: Option<f64>,
     /// Images per step.
     #[arg(long)]
     batch: Option<usize>,

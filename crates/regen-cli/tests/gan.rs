@@ -57,6 +57,8 @@ fn conditional_gan_trains_logs_its_health_resumes_and_samples_a_class() {
             "--epochs",
             "2",
             "--spectral-norm",
+            "--r1",
+            "2",
             "--checkpoint-every",
             "5",
         ],
@@ -82,6 +84,7 @@ fn conditional_gan_trains_logs_its_health_resumes_and_samples_a_class() {
             let v = r[key].as_f64().unwrap_or(f64::NAN);
             assert!(v.is_finite(), "{key} in {r}");
         }
+        assert!(r["r1"].as_f64().unwrap() > 0.0, "R1 penalty logged: {r}");
         let (pr, pf) = (r["d_real"].as_f64().unwrap(), r["d_fake"].as_f64().unwrap());
         assert!(
             (0.0..=1.0).contains(&pr) && (0.0..=1.0).contains(&pf),

@@ -16,8 +16,8 @@ use burn::module::{Module, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
-use burn::tensor::module::{conv2d, linear};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d, linear};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
 /// Shape of a GAN (generator and discriminator).
@@ -235,6 +235,52 @@ impl GanDiscriminator {
     }
 }
 
+impl GanDiscriminator {
+    /// Logits `[b, 1]` and, beside them, the gradient of each image's logit with respect to
+    /// that image, `[b, c, size, size]`, written out layer by layer with differentiable
+    /// operations so that a penalty on it can itself be trained (R1). burn's autodiff has no
+    /// double backward, so the input gradient is built by hand: the transpose of each
+    /// convolution, and the leaky ReLU's slope (0.2 or 1) held as a constant, exactly what
+    /// autograd does almost everywhere.
+    pub fn forward_with_input_grad(
+        &self,
+        x: Tensor<4>,
+        labels: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<4>) {
+        let mut h = x;
+        let mut layers = Vec::with_capacity(self.convs.len());
+        for conv in &self.convs {
+            let w = conv.weight();
+            let a = conv.apply(h, w.clone());
+            h = leaky_relu(a.clone(), 0.2);
+            layers.push((a, w));
+        }
+        let dims = h.dims();
+        let f: Tensor<2> = h.flatten(1, 3); // [b, feat]
+        let [b, feat] = f.dims();
+        let w_head = self.head.weight(); // [feat, 1]
+        let mut out = linear(f.clone(), w_head.clone(), self.head.bias());
+        // d logit / d features, [b, feat].
+        let mut g = w_head.transpose().expand([b, feat]);
+        if let (Some(embed), Some(y)) = (&self.embed, labels) {
+            let e = embed.forward(y);
+            out = out + (e.clone() * f).sum_dim(1);
+            g = g + e;
+        }
+        let mut g: Tensor<4> = g.reshape(dims);
+        for (a, w) in layers.into_iter().rev() {
+            let slope = a.detach().greater_elem(0.0).float() * 0.8 + 0.2;
+            g = conv_transpose2d(
+                g * slope,
+                w,
+                None,
+                ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
+            );
+        }
+        (out, g)
+    }
+}
+
 /// Divides `w` (`[rows, cols]`) by its spectral norm estimated from the stored left singular
 /// vector `u` after one power iteration; on a training forward pass `u` is updated.
 fn spectral(w: Tensor<2>, u: &RunningState<Tensor<1>>) -> Tensor<2> {
@@ -278,14 +324,22 @@ impl SnConv2d {
 
     /// `[b, cin, h, w]` -> `[b, cout, h / 2, w / 2]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.apply(x, self.weight())
+    }
+
+    /// The weight in use: spectrally normalised if asked (one power iteration when training).
+    fn weight(&self) -> Tensor<4> {
         let w = self.conv.weight.val();
-        let w = match &self.u {
+        match &self.u {
             Some(u) => {
                 let shape = w.dims();
                 spectral(w.flatten(1, 3), u).reshape(shape)
             }
             None => w,
-        };
+        }
+    }
+
+    fn apply(&self, x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
         let bias = self.conv.bias.as_ref().map(|b| b.val());
         conv2d(x, w, bias, ConvOptions::new([2, 2], [1, 1], [1, 1], 1))
     }
@@ -309,12 +363,20 @@ impl SnLinear {
 
     /// `[b, in]` -> `[b, out]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let w = self.lin.weight.val(); // [in, out]
-        let w = match &self.u {
+        linear(x, self.weight(), self.bias())
+    }
+
+    /// The weight in use, `[in, out]`.
+    fn weight(&self) -> Tensor<2> {
+        let w = self.lin.weight.val();
+        match &self.u {
             Some(u) => spectral(w.transpose(), u).transpose(),
             None => w,
-        };
-        linear(x, w, self.lin.bias.as_ref().map(|b| b.val()))
+        }
+    }
+
+    fn bias(&self) -> Option<Tensor<1>> {
+        self.lin.bias.as_ref().map(|b| b.val())
     }
 }
 
@@ -439,5 +501,104 @@ mod batchnorm_golden {
             .try_to_vec()
             .unwrap();
         close(&gb, &[-0.087101, -0.066755, 0.024549]);
+    }
+}
+
+#[cfg(test)]
+mod r1_golden {
+    use super::*;
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+
+    /// The hand-built input gradient, and the gradient of the R1 penalty through it (a second
+    /// derivative), against PyTorch 2.15's double backward in float64:
+    /// ```python
+    /// t = lambda n, f: torch.tensor([f(i) for i in range(n)], dtype=torch.float64)
+    /// x = t(128, lambda i: math.sin(0.13*i) + 0.2*math.cos(0.05*i)).reshape(2,1,8,8).requires_grad_()
+    /// w1 = t(32, lambda i: 0.3*math.sin(0.7*i + 0.1)).reshape(2,1,4,4).requires_grad_(); b1 = [0.05, -0.05]
+    /// w2 = t(128, lambda i: 0.2*math.cos(0.3*i)).reshape(4,2,4,4).requires_grad_(); b2 = [0.01, 0.02, -0.01, 0.0]
+    /// wh = t(16, lambda j: 0.25*math.sin(1.1*j)).reshape(1,16).requires_grad_(); bh = [0.1]
+    /// D = lambda x: F.linear(F.leaky_relu(F.conv2d(F.leaky_relu(F.conv2d(x, w1, b1, stride=2,
+    ///     padding=1), 0.2), w2, b2, stride=2, padding=1), 0.2).flatten(1), wh, bh)
+    /// out = D(x); g, = torch.autograd.grad(out.sum(), x, create_graph=True)
+    /// pen = g.pow(2).sum(); pen.backward()
+    /// ```
+    /// Tolerance 1e-5 absolute (regen computes in f32).
+    #[test]
+    fn input_gradient_and_r1_penalty_gradients_match_pytorch_double_backward() {
+        let device = crate::device::train_device();
+        let cfg = GanConfig::new().with_size(8).with_d_width(2).with_depth(2);
+        let mut d = cfg.init_discriminator(&device);
+        let t = |n: usize, f: &dyn Fn(usize) -> f64| -> Vec<f32> {
+            (0..n).map(|i| f(i) as f32).collect()
+        };
+        let p4 = |v: Vec<f32>, s: [usize; 4]| {
+            Param::from_tensor(Tensor::<4>::from_data(TensorData::new(v, s), &device))
+        };
+        let p1 = |v: Vec<f32>| {
+            let n = v.len();
+            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), &device))
+        };
+        d.convs[0].conv.weight = p4(t(32, &|i| 0.3 * (0.7 * i as f64 + 0.1).sin()), [2, 1, 4, 4]);
+        d.convs[0].conv.bias = Some(p1(vec![0.05, -0.05]));
+        d.convs[1].conv.weight = p4(t(128, &|i| 0.2 * (0.3 * i as f64).cos()), [4, 2, 4, 4]);
+        d.convs[1].conv.bias = Some(p1(vec![0.01, 0.02, -0.01, 0.0]));
+        d.head.lin.weight = Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(t(16, &|j| 0.25 * (1.1 * j as f64).sin()), [16, 1]),
+            &device,
+        ));
+        d.head.lin.bias = Some(p1(vec![0.1]));
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                t(128, &|i| {
+                    (0.13 * i as f64).sin() + 0.2 * (0.05 * i as f64).cos()
+                }),
+                [2, 1, 8, 8],
+            ),
+            &device,
+        );
+        let (out, g) = d.forward_with_input_grad(x, None);
+        let v = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+        let close = |got: &[f32], want: &[f64]| {
+            for (g, w) in got.iter().zip(want) {
+                assert!((*g as f64 - w).abs() < 1e-5, "{got:?} vs {want:?}");
+            }
+        };
+        let o: Vec<f32> = out.clone().into_data().try_to_vec().unwrap();
+        close(&o, &[0.01881500, 0.10788597]);
+        let gv = v(g.clone().detach());
+        close(
+            &gv[..5],
+            &[
+                0.00548626,
+                0.00643292,
+                -0.00351385,
+                -0.00124453,
+                -0.00749735,
+            ],
+        );
+        close(&gv[70..73], &[-0.00159618, -0.00108302, -0.00612515]);
+        let pen = g.square().sum();
+        let pv: f32 = pen.clone().into_scalar();
+        close(&[pv], &[0.01873506]);
+        let grads = pen.backward();
+        let gw1 = v(d.convs[0].conv.weight.val().grad(&grads).unwrap());
+        close(&gw1[..4], &[0.00976239, 0.01161307, 0.01050354, 0.00951439]);
+        let gw2 = v(d.convs[1].conv.weight.val().grad(&grads).unwrap());
+        close(&gw2[10..13], &[0.01526992, 0.01741285, 0.00082989]);
+        let gh: Vec<f32> = d
+            .head
+            .lin
+            .weight
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        close(
+            &gh[..4],
+            &[0.02398767, 0.01966788, -0.15975733, -0.15946217],
+        );
     }
 }

@@ -3,8 +3,11 @@
 //! one-sided label smoothing, spectral normalisation, an exponential moving average of the
 //! generator) and health checks while it runs.
 //!
-//! Gradient penalties (WGAN-GP, R1) need the gradient of a gradient; burn 0.22's autodiff
-//! returns gradients as plain tensors outside the graph, so they are not offered.
+//! The R1 penalty (Mescheder et al. 2018) needs the gradient of a gradient, which burn 0.22's
+//! autodiff does not give (its gradients are plain tensors outside the graph); the
+//! discriminator therefore builds its input gradient by hand from differentiable operations
+//! ([`GanDiscriminator::forward_with_input_grad`]), checked against PyTorch's double backward.
+//! WGAN-GP would need the same at interpolated points and a critic loss; it is not offered.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -68,6 +71,8 @@ pub struct GanTrainConfig {
     pub label_smoothing: f64,
     /// Decay of the generator's exponential moving average used for sampling (0: off).
     pub ema: f64,
+    /// Weight gamma of the R1 penalty, gamma/2 E||grad_x D(x)||^2 on real images (0: off).
+    pub r1: f64,
     /// Warn of collapse when the samples' spread falls below this fraction of the data's.
     pub collapse_threshold: f64,
     /// Steps between checkpoints.
@@ -94,6 +99,7 @@ impl Default for GanTrainConfig {
             momentum: 0.9,
             label_smoothing: 0.0,
             ema: 0.999,
+            r1: 0.0,
             collapse_threshold: 0.25,
             checkpoint_every: 500,
             keep: 3,
@@ -255,9 +261,10 @@ pub fn train_gan_on(
             "batch must be at least 2; epochs, checkpoint_every and keep positive",
         ));
     }
-    if !(0.0..1.0).contains(&cfg.ema) || !(0.0..0.5).contains(&cfg.label_smoothing) {
+    let r1_ok = cfg.r1.is_finite() && cfg.r1 >= 0.0;
+    if !((0.0..1.0).contains(&cfg.ema) && (0.0..0.5).contains(&cfg.label_smoothing) && r1_ok) {
         return Err(Error::arg(
-            "--ema must be in [0, 1) and --label-smoothing in [0, 0.5)",
+            "--ema must be in [0, 1), --label-smoothing in [0, 0.5) and --r1 at least 0",
         ));
     }
     for (name, lr) in [("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)] {
@@ -370,7 +377,7 @@ pub fn train_gan_on(
         one_hot(&c, k, &device)
     });
     let (t0, start_step) = (Instant::now(), step);
-    let mut window = [0.0f64; 5]; // sums of d_loss, g_loss, D(real), D(fake), count
+    let mut window = [0.0f64; 6]; // sums of d_loss, g_loss, D(real), D(fake), r1, count
     while step < total {
         let epoch = step / spe;
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -391,14 +398,28 @@ pub fn train_gan_on(
         let fake = pair.g.forward(z, y.clone());
 
         // Discriminator step: real towards 1, fake (detached from G) towards 0.
-        let l_real = pair.d.forward(real.clone(), y.clone());
+        // With R1, the real logits come with their input gradient, penalised on its own.
+        let (l_real, penalty) = if cfg.r1 > 0.0 {
+            let (l, g) = pair.d.forward_with_input_grad(real.clone(), y.clone());
+            (
+                l,
+                Some(g.square().sum() * (0.5 * cfg.r1 / cfg.batch as f64)),
+            )
+        } else {
+            (pair.d.forward(real.clone(), y.clone()), None)
+        };
         let l_fake = pair.d.forward(fake.clone().detach(), y.clone());
-        let dl = d_loss(
+        let mut dl = d_loss(
             cfg.loss,
             l_real.clone(),
             l_fake.clone(),
             cfg.label_smoothing,
         );
+        let mut r1_v = 0.0f32;
+        if let Some(p) = penalty {
+            r1_v = p.clone().into_scalar();
+            dl = dl + p;
+        }
         let dl_v: f32 = dl.clone().into_scalar();
         let grads = GradientsParams::from_grads(dl.backward(), &pair.d);
         pair = optim.step(cfg.lr_d, pair, grads);
@@ -426,14 +447,15 @@ pub fn train_gan_on(
 
         let pr: f32 = sigmoid(l_real.detach()).mean().into_scalar();
         let pf: f32 = sigmoid(l_fake.detach()).mean().into_scalar();
-        for (w, v) in window.iter_mut().zip([dl_v, gl_v, pr, pf, 1.0]) {
+        for (w, v) in window.iter_mut().zip([dl_v, gl_v, pr, pf, r1_v, 1.0]) {
             *w += v as f64;
         }
         let epoch_end = step % spe == 0;
         if step % 50 == 0 || epoch_end || step == total {
-            let n = window[4];
+            let n = window[5];
             let (dm, gm, prm, pfm) = (window[0] / n, window[1] / n, window[2] / n, window[3] / n);
-            window = [0.0; 5];
+            let r1m = window[4] / n;
+            window = [0.0; 6];
             let fake_px: Vec<f32> = fake.detach().into_data().try_to_vec().expect("f32");
             let real_px: Vec<f32> = real.into_data().try_to_vec().expect("f32");
             let diversity = spread(&fake_px, cfg.batch) / spread(&real_px, cfg.batch).max(1e-12);
@@ -450,7 +472,7 @@ pub fn train_gan_on(
                     cfg.collapse_threshold
                 ));
             }
-            run.log(json!({"step": step, "epoch": epoch + 1, "d_loss": dm, "g_loss": gm, "d_real": prm, "d_fake": pfm, "diversity": diversity, "warning": warning, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
+            run.log(json!({"step": step, "epoch": epoch + 1, "d_loss": dm, "g_loss": gm, "d_real": prm, "d_fake": pfm, "diversity": diversity, "r1": r1m, "warning": warning, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
             if let Some(w) = &warning {
                 progress.note(&format!("warning at step {step}: {w}"));
             }
