@@ -118,6 +118,11 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
         cfg = RestoreTrainConfig::from_toml_file(&saved)?;
     }
     if let Some(v) = a.task {
+        if cfg.corruption.task() != v
+            && let Some(c) = Corruption::default_for(&v)
+        {
+            cfg.corruption = c;
+        }
         cfg.task = v;
     }
     if let Some(v) = a.data {
@@ -137,9 +142,14 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
         cfg.model.skips = false;
     }
     if let Some(v) = a.sigma {
-        cfg.noise = Corruption::Gaussian {
-            sigma: Sigma::parse(&v)?,
-        };
+        let sigma = Sigma::parse(&v)?;
+        match &mut cfg.corruption {
+            Corruption::Blur { noise, .. } => *noise = sigma,
+            Corruption::Inpaint { .. } => {
+                return Err(Error::arg("--sigma: inpainting training adds no noise").into());
+            }
+            c => *c = Corruption::Gaussian { sigma },
+        }
     }
     if let Some(v) = a.patch {
         cfg.patch = v;

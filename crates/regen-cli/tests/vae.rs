@@ -137,7 +137,7 @@ fn generate_refuses_a_class_for_an_unconditional_model_and_a_restoration_checkpo
     ]);
     assert_user_error(
         &o,
-        "is a restore model (denoise), but a vae model is needed here",
+        "is a restore model (denoise), but a vae or gan model is needed here",
     );
 }
 

@@ -8,6 +8,11 @@
 //! Colour images are restored channel by channel with the grayscale model: camera and
 //! synthetic noise are (close to) independent per channel, and this keeps one shipped
 //! model for gray and colour. Alpha passes through untouched.
+//!
+//! Inpainting models take two channels: the image with its holes pre-filled by the harmonic
+//! fill of the *whole* image, and the mask. The pre-fill is global, so a hole larger than a
+//! tile (or than a tile's context) still gets a smooth estimate from its whole boundary, and
+//! the network refines it tile by tile. Known pixels are copied to the output unchanged.
 
 use std::path::Path;
 
@@ -81,9 +86,16 @@ impl Restorer {
 
     /// Restores the colour channels of `image`; alpha is copied.
     pub fn restore(&self, image: &Image) -> Image {
+        self.restore_masked(image, None)
+    }
+
+    /// Restores `image` with the pixels where `mask > 0.5` missing (one mask value per
+    /// pixel, for every channel). Only inpainting models use the mask; for them no mask
+    /// means nothing is missing and the image comes back unchanged.
+    pub fn restore_masked(&self, image: &Image, mask: Option<&[f32]>) -> Image {
         let mut out = image.clone();
         for c in 0..image.color_channels() {
-            let plane = self.restore_plane(image.plane(c), image.height, image.width);
+            let plane = self.restore_plane_masked(image.plane(c), mask, image.height, image.width);
             out.plane_mut(c).copy_from_slice(&plane);
         }
         out
@@ -91,12 +103,30 @@ impl Restorer {
 
     /// Restores one `h` x `w` plane (values clamped to [0, 1]).
     pub fn restore_plane(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
+        self.restore_plane_masked(plane, None, h, w)
+    }
+
+    /// Restores one plane; `mask` as in [`Restorer::restore_masked`].
+    pub fn restore_plane_masked(
+        &self,
+        plane: &[f32],
+        mask: Option<&[f32]>,
+        h: usize,
+        w: usize,
+    ) -> Vec<f32> {
+        let planes = self.inputs(plane, mask, h, w);
+        if planes.len() > 1 && !planes[1].iter().any(|&m| m > 0.5) {
+            return plane.to_vec();
+        }
         let mut out = if self.ensemble {
             let mut acc = vec![0.0f32; h * w];
             for t in 0..8 {
                 let (th, tw) = if t & 4 != 0 { (w, h) } else { (h, w) };
                 let map = dihedral_map(t, h, w);
-                let moved: Vec<f32> = map.iter().map(|&i| plane[i]).collect();
+                let moved: Vec<Vec<f32>> = planes
+                    .iter()
+                    .map(|p| map.iter().map(|&i| p[i]).collect())
+                    .collect();
                 let r = self.restore_tiled(&moved, th, tw);
                 for (k, &i) in map.iter().enumerate() {
                     acc[i] += r[k] / 8.0;
@@ -104,16 +134,29 @@ impl Restorer {
             }
             acc
         } else {
-            self.restore_tiled(plane, h, w)
+            self.restore_tiled(&planes, h, w)
         };
+        if let Some(m) = planes.get(1) {
+            for ((o, &mv), &known) in out.iter_mut().zip(m).zip(plane) {
+                if mv <= 0.5 {
+                    *o = known;
+                }
+            }
+        }
         for v in &mut out {
             *v = v.clamp(0.0, 1.0);
         }
         out
     }
 
+    /// The network's input planes for a damaged plane: itself, or for inpainting the
+    /// harmonic pre-fill and the 0/1 mask.
+    pub fn inputs(&self, plane: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<Vec<f32>> {
+        model_inputs(self.config.in_channels, plane, mask, h, w)
+    }
+
     /// Restores one plane tile by tile, without clamping.
-    fn restore_tiled(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
+    fn restore_tiled(&self, planes: &[Vec<f32>], h: usize, w: usize) -> Vec<f32> {
         let mut out = vec![0.0; h * w];
         let (t, m) = (self.tile.max(8), self.margin);
         for y0 in (0..h).step_by(t) {
@@ -122,11 +165,17 @@ impl Restorer {
                 let (cy0, cx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
                 let (cy1, cx1) = ((y1 + m).min(h), (x1 + m).min(w));
                 let (th, tw) = (cy1 - cy0, cx1 - cx0);
-                let mut tile = Vec::with_capacity(th * tw);
-                for y in cy0..cy1 {
-                    tile.extend_from_slice(&plane[y * w + cx0..y * w + cx1]);
-                }
-                let res = self.run(&tile, th, tw);
+                let tiles: Vec<Vec<f32>> = planes
+                    .iter()
+                    .map(|p| {
+                        let mut tile = Vec::with_capacity(th * tw);
+                        for y in cy0..cy1 {
+                            tile.extend_from_slice(&p[y * w + cx0..y * w + cx1]);
+                        }
+                        tile
+                    })
+                    .collect();
+                let res = self.run(&tiles, th, tw);
                 for y in y0..y1 {
                     let src = (y - cy0) * tw + (x0 - cx0);
                     out[y * w + x0..y * w + x1].copy_from_slice(&res[src..src + (x1 - x0)]);
@@ -136,14 +185,17 @@ impl Restorer {
         out
     }
 
-    /// One forward pass on an `h` x `w` plane, padded by reflection to the network's
+    /// One forward pass on `h` x `w` input planes, padded by reflection to the network's
     /// multiple and cropped back.
-    fn run(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
+    fn run(&self, planes: &[Vec<f32>], h: usize, w: usize) -> Vec<f32> {
         let k = self.config.multiple();
         let (ph, pw) = (h.div_ceil(k) * k, w.div_ceil(k) * k);
-        let padded = pad_reflect(plane, h, w, ph, pw);
+        let mut padded = Vec::with_capacity(planes.len() * ph * pw);
+        for p in planes {
+            padded.extend(pad_reflect(p, h, w, ph, pw));
+        }
         let device = crate::device::device();
-        let x = Tensor::<4>::from_data(TensorData::new(padded, [1, 1, ph, pw]), &device);
+        let x = Tensor::<4>::from_data(TensorData::new(padded, [1, planes.len(), ph, pw]), &device);
         let y: Vec<f32> = self
             .net
             .forward(x)
@@ -156,6 +208,26 @@ impl Restorer {
         }
         out
     }
+}
+
+/// The input planes of a network with `in_channels` inputs for one damaged plane: the plane
+/// itself; or, with two inputs (inpainting), the plane with its holes (`mask > 0.5`)
+/// harmonic-filled, and the mask as 0/1. Training and inference both build inputs here.
+pub fn model_inputs(
+    in_channels: usize,
+    plane: &[f32],
+    mask: Option<&[f32]>,
+    h: usize,
+    w: usize,
+) -> Vec<Vec<f32>> {
+    if in_channels < 2 {
+        return vec![plane.to_vec()];
+    }
+    let m: Vec<f32> = match mask {
+        Some(m) => m.iter().map(|&v| if v > 0.5 { 1.0 } else { 0.0 }).collect(),
+        None => vec![0.0; h * w],
+    };
+    vec![crate::classical::harmonic_fill(plane, &m, h, w), m]
 }
 
 /// For transform `t` (0..8) of an `h` x `w` plane: entry k is the source index of pixel k of

@@ -113,6 +113,40 @@ pub struct Corrupted {
 }
 
 impl Corruption {
+    /// The restoration task that undoes this corruption: `denoise`, `inpaint` or `deblur`.
+    pub fn task(&self) -> &'static str {
+        match self {
+            Corruption::Inpaint { .. } => "inpaint",
+            Corruption::Blur { .. } => "deblur",
+            _ => "denoise",
+        }
+    }
+
+    /// The corruption a blind model for `task` is trained on by default: Gaussian noise of
+    /// sigma 0-50; free-form strokes over 5-30% of the image, 3-10% of its side wide; a
+    /// Gaussian (sigma 0.5-3) or motion (3-15 px) blur plus noise of sigma 0-3.
+    pub fn default_for(task: &str) -> Option<Corruption> {
+        Some(match task {
+            "denoise" => Corruption::Gaussian {
+                sigma: Sigma::Range(0.0, 50.0),
+            },
+            "inpaint" => Corruption::Inpaint {
+                mask: mask::MaskKind::Strokes {
+                    coverage: (0.05, 0.30),
+                    width: (0.03, 0.10),
+                },
+            },
+            "deblur" => Corruption::Blur {
+                blur: blur::BlurKind::Random {
+                    sigma: (0.5, 3.0),
+                    length: (3.0, 15.0),
+                },
+                noise: Sigma::Range(0.0, 3.0),
+            },
+            _ => return None,
+        })
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
         match self {

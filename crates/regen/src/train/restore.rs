@@ -15,7 +15,7 @@ use crate::data::{Image, PatchSampler, load_folder, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
 use crate::models::{RestoreConfig, RestoreNet};
-use crate::restore::Restorer;
+use crate::restore::{Restorer, model_inputs};
 use crate::rng::Rng;
 use crate::train::progress::{Progress, fmt_duration};
 use crate::train::run::{self, OptimizerKind, RunDir, Schedule, TrainState, learning_rate};
@@ -25,7 +25,7 @@ use crate::train::run::{self, OptimizerKind, RunDir, Schedule, TrainState, learn
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestoreTrainConfig {
-    /// `denoise` (inpaint and deblur come later).
+    /// `denoise`, `inpaint` or `deblur`.
     pub task: String,
     /// Folder of training images, or an IDX image file.
     pub data: PathBuf,
@@ -33,7 +33,8 @@ pub struct RestoreTrainConfig {
     #[serde(default = "default_model")]
     pub model: RestoreConfig,
     /// The damage to learn to undo.
-    pub noise: Corruption,
+    #[serde(alias = "noise")]
+    pub corruption: Corruption,
     /// Patch side in pixels (a multiple of the network's stride).
     pub patch: usize,
     /// Patches per step.
@@ -82,7 +83,7 @@ impl Default for RestoreTrainConfig {
             task: "denoise".into(),
             data: PathBuf::new(),
             model: default_model(),
-            noise: Corruption::Gaussian {
+            corruption: Corruption::Gaussian {
                 sigma: Sigma::Range(0.0, 50.0),
             },
             patch: 64,
@@ -119,15 +120,44 @@ impl RestoreTrainConfig {
         toml::to_string(self).expect("config serialises")
     }
 
+    /// What validation images are damaged with: Gaussian noise of `val_sigma` (denoise);
+    /// free-form strokes over 10-25% of the image (inpaint); a Gaussian blur of sigma 1.6
+    /// plus noise of sigma 2 (deblur). The last two are the test settings of the README.
+    pub fn val_corruption(&self) -> Corruption {
+        match self.task.as_str() {
+            "inpaint" => Corruption::Inpaint {
+                mask: crate::corrupt::mask::MaskKind::Strokes {
+                    coverage: (0.10, 0.25),
+                    width: (0.03, 0.08),
+                },
+            },
+            "deblur" => Corruption::Blur {
+                blur: crate::corrupt::blur::BlurKind::Gaussian { sigma: 1.6 },
+                noise: Sigma::Fixed(2.0),
+            },
+            _ => Corruption::Gaussian {
+                sigma: Sigma::Fixed(self.val_sigma),
+            },
+        }
+    }
+
     /// Checks the values before any work starts.
     pub fn validate(&self) -> Result<()> {
-        if self.task != "denoise" {
+        if Corruption::default_for(&self.task).is_none() {
             return Err(Error::arg(format!(
-                "--task {}: only denoise can be trained so far",
+                "--task {}: use denoise, inpaint or deblur",
                 self.task
             )));
         }
-        self.noise.validate()?;
+        if self.corruption.task() != self.task {
+            return Err(Error::arg(format!(
+                "--task {} cannot be trained on {} damage ({:?})",
+                self.task,
+                self.corruption.task(),
+                self.corruption
+            )));
+        }
+        self.corruption.validate()?;
         self.model.validate()?;
         if self.data.as_os_str().is_empty() {
             return Err(Error::arg(
@@ -223,6 +253,10 @@ pub fn train_restore(
     quiet: bool,
 ) -> Result<TrainSummary> {
     cfg.validate()?;
+    let mut cfg = cfg.clone();
+    // Inpainting networks see the pre-filled image and the mask.
+    cfg.model.in_channels = if cfg.task == "inpaint" { 2 } else { 1 };
+    let cfg = &cfg;
     let mut run = RunDir::open(out, resume)?;
     let all = load_gray_images(&cfg.data)?;
     let all: Vec<Image> = all
@@ -289,15 +323,22 @@ pub fn train_restore(
             step,
         )
     };
-    let notes = |val_psnr: Option<f64>| json!({"noise": cfg.noise, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
-    let (b, p) = (cfg.batch, cfg.patch);
+    let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
+    let (b, p, cin) = (cfg.batch, cfg.patch, cfg.model.in_channels);
+    let val_corruption = cfg.val_corruption();
     let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
     let t_log = Instant::now();
     while step < cfg.steps {
-        let (noisy, clean) = make_batch(cfg, &sampler, &mut rng);
-        let x = Tensor::<4>::from_data(TensorData::new(noisy, [b, 1, p, p]), &device);
+        let (input, clean, masks) = make_batch(&cfg, &sampler, &mut rng);
+        let x = Tensor::<4>::from_data(TensorData::new(input, [b, cin, p, p]), &device);
         let y = Tensor::<4>::from_data(TensorData::new(clean, [b, 1, p, p]), &device);
-        let loss = (model.forward(x) - y).square().mean(); // [1]
+        let mut pred = model.forward(x.clone()); // [b, 1, p, p]
+        if !masks.is_empty() {
+            // Known pixels are copied through at inference; train on what the user gets.
+            let m = Tensor::<4>::from_data(TensorData::new(masks, [b, 1, p, p]), &device);
+            pred = pred * m.clone() + x.slice([0..b, 0..1, 0..p, 0..p]) * (m.neg() + 1.0);
+        }
+        let loss = (pred - y).square().mean(); // [1]
         let loss_v: f32 = loss.clone().into_scalar();
         if !loss_v.is_finite() {
             return Err(run.diverged(&format!("loss is {loss_v}"), step + 1, "lower --lr"));
@@ -328,7 +369,7 @@ pub fn train_restore(
         }
         if epoch_end {
             let net = model.valid();
-            let (vp, vs) = validate(&net, &cfg.model, &val, cfg.val_sigma, cfg.seed);
+            let (vp, vs) = validate(&net, &cfg.model, &val, &val_corruption, cfg.seed);
             last_val = Some(vp);
             run.log(json!({"step": step, "epoch": step / cfg.epoch_steps, "val_psnr": vp, "val_ssim": vs}))?;
             if best.is_none_or(|(bp, _)| vp > bp) {
@@ -403,48 +444,123 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     Ok(model)
 }
 
+/// A batch of damaged patches as network inputs `[b, in_channels, p, p]`, the clean patches
+/// `[b, 1, p, p]`, and (inpainting) the masks `[b, 1, p, p]`, empty otherwise.
 fn make_batch(
     cfg: &RestoreTrainConfig,
     sampler: &PatchSampler,
     rng: &mut Rng,
-) -> (Vec<f32>, Vec<f32>) {
-    let n = cfg.batch * cfg.patch * cfg.patch;
-    let (mut noisy, mut clean) = (Vec::with_capacity(n), Vec::with_capacity(n));
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let p = cfg.patch;
+    let n = cfg.batch * p * p;
+    let mut input = Vec::with_capacity(n * cfg.model.in_channels);
+    let (mut clean, mut masks) = (Vec::with_capacity(n), Vec::new());
     for _ in 0..cfg.batch {
-        let patch = Image::gray(cfg.patch, cfg.patch, sampler.sample(rng));
-        let mut damaged = cfg.noise.apply(&patch, rng.next_u64()).image;
-        if cfg.quantize {
-            damaged = damaged.quantized_8bit();
+        let patch = Image::gray(p, p, sampler.sample(rng));
+        let c = cfg.corruption.apply(&patch, rng.next_u64());
+        let damaged = if cfg.quantize {
+            c.image.quantized_8bit()
+        } else {
+            c.image
+        };
+        let mask = c.mask.map(|m| m.data);
+        for plane in model_inputs(cfg.model.in_channels, &damaged.data, mask.as_deref(), p, p) {
+            input.extend(plane);
         }
-        noisy.extend_from_slice(&damaged.data);
         clean.extend_from_slice(&patch.data);
+        masks.extend(mask.unwrap_or_default());
     }
-    (noisy, clean)
+    (input, clean, masks)
 }
 
-/// Mean PSNR and SSIM on the validation images with Gaussian noise of `sigma`, inputs
-/// rounded to 8 bits as `regen corrupt` saves them.
+/// Mean PSNR and SSIM on the validation images damaged by `corruption` (image i with seed
+/// `seed + i`), inputs rounded to 8 bits as `regen corrupt` saves them.
 pub fn validate(
     net: &RestoreNet,
     config: &RestoreConfig,
     val: &[Image],
-    sigma: f32,
+    corruption: &Corruption,
     seed: u64,
 ) -> (f64, f64) {
-    let card = ModelCard::new("restore", "denoise", serde_json::Value::Null, 0);
+    let card = ModelCard::new("restore", corruption.task(), serde_json::Value::Null, 0);
     let r = Restorer::new(net.clone(), config.clone(), card);
-    let c = Corruption::Gaussian {
-        sigma: Sigma::Fixed(sigma),
-    };
     let (mut tp, mut ts) = (0.0, 0.0);
     for (i, img) in val.iter().enumerate() {
-        let noisy = c
-            .apply(img, seed.wrapping_add(i as u64))
-            .image
-            .quantized_8bit();
-        let out = r.restore_plane(&noisy.data, img.height, img.width);
+        let c = corruption.apply(img, seed.wrapping_add(i as u64));
+        let damaged = c.image.quantized_8bit();
+        let mask = c.mask.map(|m| m.data);
+        let out = r.restore_plane_masked(&damaged.data, mask.as_deref(), img.height, img.width);
         tp += psnr(&out, &img.data);
         ts += ssim(&out, &img.data, img.height, img.width);
     }
     (tp / val.len() as f64, ts / val.len() as f64)
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+    use crate::corrupt::mask::MaskKind;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../regen-cli/tests/fixtures/train")
+    }
+
+    /// Inpainting and deblurring train through the same loop: the inpainting network gets
+    /// the mask as a second input, and its output keeps every known pixel.
+    #[test]
+    fn inpaint_and_deblur_train_and_inpainting_keeps_known_pixels() {
+        for task in ["inpaint", "deblur"] {
+            let dir =
+                std::env::temp_dir().join(format!("regen-task-{task}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut cfg = RestoreTrainConfig {
+                task: task.into(),
+                data: fixture(),
+                corruption: Corruption::default_for(task).unwrap(),
+                patch: 32,
+                batch: 4,
+                steps: 6,
+                epoch_steps: 3,
+                val_images: 2,
+                ..RestoreTrainConfig::default()
+            };
+            cfg.model.width = 4;
+            cfg.model.depth = 2;
+            let s = train_restore(&cfg, &dir, false, true).unwrap();
+            let r = Restorer::load(&s.model.to_string_lossy()).unwrap();
+            assert_eq!(r.task(), task);
+            if task == "inpaint" {
+                let img = Image::gray(
+                    40,
+                    48,
+                    (0..40 * 48).map(|i| (i % 13) as f32 / 13.0).collect(),
+                );
+                let c = Corruption::Inpaint {
+                    mask: MaskKind::CenterBox { frac: 0.4 },
+                }
+                .apply(&img, 0);
+                let m = c.mask.unwrap().data;
+                let out = r.restore_masked(&c.image, Some(&m));
+                for i in 0..img.data.len() {
+                    if m[i] < 0.5 {
+                        assert_eq!(out.data[i], c.image.data[i]);
+                    }
+                }
+                // An empty mask gives the input back.
+                assert_eq!(r.restore_masked(&img, Some(&vec![0.0; 40 * 48])), img);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn a_task_and_a_corruption_that_do_not_match_are_refused() {
+        let cfg = RestoreTrainConfig {
+            task: "deblur".into(),
+            data: fixture(),
+            ..RestoreTrainConfig::default()
+        };
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("cannot be trained on denoise damage"), "{e}");
+    }
 }
