@@ -329,7 +329,7 @@ pub fn train_restore(
     let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
     let t_log = Instant::now();
     while step < cfg.steps {
-        let (input, clean, masks) = make_batch(&cfg, &sampler, &mut rng);
+        let (input, clean, masks) = make_batch(cfg, &sampler, &mut rng);
         let x = Tensor::<4>::from_data(TensorData::new(input, [b, cin, p, p]), &device);
         let y = Tensor::<4>::from_data(TensorData::new(clean, [b, 1, p, p]), &device);
         let mut pred = model.forward(x.clone()); // [b, 1, p, p]
@@ -541,9 +541,9 @@ mod task_tests {
                 .apply(&img, 0);
                 let m = c.mask.unwrap().data;
                 let out = r.restore_masked(&c.image, Some(&m));
-                for i in 0..img.data.len() {
-                    if m[i] < 0.5 {
-                        assert_eq!(out.data[i], c.image.data[i]);
+                for ((o, d), mv) in out.data.iter().zip(&c.image.data).zip(&m) {
+                    if *mv < 0.5 {
+                        assert_eq!(o, d);
                     }
                 }
                 // An empty mask gives the input back.
