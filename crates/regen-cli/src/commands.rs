@@ -6,7 +6,7 @@ use anyhow::Result;
 use regen::corrupt::{Corruption, Sigma};
 use regen::data::{Image, load_folder};
 use regen::restore::Restorer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use regen::train::{GanTrainConfig, OptimizerKind, RestoreTrainConfig, Schedule, VaeTrainConfig};
 use regen::{Error, batch};
@@ -37,13 +37,27 @@ fn load_model(model: Option<&str>, task: &str) -> Result<Restorer, Error> {
     }
 }
 
+/// Where the mask (or mask output) of `job` is: `masks` itself when it is a file (or the
+/// batch has one job), else the job's output path relative to `output`, under `masks`.
+fn mask_for(masks: &Path, job: &batch::Job, output: &Path, jobs: usize) -> PathBuf {
+    if jobs == 1 && !masks.is_dir() {
+        return masks.to_path_buf();
+    }
+    let rel = job
+        .output
+        .strip_prefix(output)
+        .ok()
+        .map(Path::to_path_buf)
+        .or_else(|| job.output.file_name().map(PathBuf::from))
+        .unwrap_or_default();
+    masks.join(rel)
+}
+
 pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
-    if a.task != "denoise" {
-        return Err(Error::arg(format!(
-            "--task {}: only denoise is available so far",
-            a.task
-        ))
-        .into());
+    if Corruption::default_for(&a.task).is_none() {
+        return Err(
+            Error::arg(format!("--task {}: use denoise, inpaint or deblur", a.task)).into(),
+        );
     }
     if a.tile < 16 {
         return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
@@ -58,22 +72,49 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         ))
         .into());
     }
+    let masks = match (a.task.as_str(), &a.mask) {
+        ("inpaint", None) => {
+            return Err(Error::arg("--task inpaint needs --mask (white = missing)").into());
+        }
+        ("inpaint", Some(m)) if !m.exists() => {
+            return Err(Error::io(m, std::io::Error::from(std::io::ErrorKind::NotFound)).into());
+        }
+        ("inpaint", Some(m)) => Some(m.clone()),
+        (_, Some(_)) => {
+            return Err(Error::arg(format!("--mask is for --task inpaint, not {}", a.task)).into());
+        }
+        _ => None,
+    };
     model.tile = a.tile;
     model.ensemble = a.ensemble;
     let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
-    errors.extend(batch::run(&jobs, |_, img| Ok(model.restore(img))));
+    let n = jobs.len();
+    errors.extend(batch::run(&jobs, |i, img| match &masks {
+        Some(m) => {
+            let path = mask_for(m, &jobs[i], &a.output, n);
+            let mask = regen::restore::load_mask(&path, img.height, img.width)?;
+            Ok(model.restore_masked(img, Some(&mask)))
+        }
+        None => Ok(model.restore(img)),
+    }));
     Ok(finish(jobs.len() + errors.len(), errors))
 }
 
-pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
-    if a.task != "denoise" {
-        return Err(Error::arg(format!(
-            "--task {}: only denoise is available so far",
-            a.task
-        ))
-        .into());
-    }
-    let c = match a.noise.as_str() {
+/// `0.1` or `0.1-0.25` as a (low, high) range.
+fn fraction_range(flag: &str, v: &str) -> Result<(f32, f32)> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .map_err(|_| Error::arg(format!("{flag} {v}: not a number or a range like 0.1-0.25")))
+    };
+    Ok(match v.split_once('-') {
+        Some((lo, hi)) => (num(lo)?, num(hi)?),
+        None => (num(v)?, num(v)?),
+    })
+}
+
+fn noise_corruption(a: &CorruptArgs) -> Result<Corruption> {
+    Ok(match a.noise.as_str() {
         "gaussian" => Corruption::Gaussian {
             sigma: Sigma::parse(
                 a.sigma
@@ -97,12 +138,77 @@ pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
             ))
             .into());
         }
+    })
+}
+
+pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
+    use regen::corrupt::{blur::BlurKind, mask::MaskKind};
+    let c = match a.task.as_str() {
+        "denoise" => noise_corruption(&a)?,
+        "inpaint" => {
+            let (lo, hi) = fraction_range("--coverage", &a.coverage)?;
+            let mask = match a.mask_kind.as_str() {
+                "strokes" => MaskKind::Strokes {
+                    coverage: (lo, hi),
+                    width: (0.03, 0.08),
+                },
+                "box" => MaskKind::CenterBox { frac: 0.5 },
+                "boxes" => MaskKind::Boxes {
+                    count: 3,
+                    max_frac: 0.3,
+                },
+                other => {
+                    return Err(Error::arg(format!(
+                        "--mask-kind {other}: use strokes, box or boxes"
+                    ))
+                    .into());
+                }
+            };
+            if a.masks.is_none() {
+                return Err(
+                    Error::arg("--task inpaint needs --masks: where to write the masks").into(),
+                );
+            }
+            Corruption::Inpaint { mask }
+        }
+        "deblur" => {
+            let blur = match a.blur.as_str() {
+                "gaussian" => BlurKind::Gaussian {
+                    sigma: a.blur_sigma,
+                },
+                "motion" => BlurKind::Motion {
+                    length: a.length,
+                    angle: a.angle,
+                },
+                other => {
+                    return Err(
+                        Error::arg(format!("--blur {other}: use gaussian or motion")).into(),
+                    );
+                }
+            };
+            let noise = Sigma::parse(a.sigma.as_deref().unwrap_or("0"))?;
+            Corruption::Blur { blur, noise }
+        }
+        other => {
+            return Err(
+                Error::arg(format!("--task {other}: use denoise, inpaint or deblur")).into(),
+            );
+        }
     };
     c.validate()?;
     let (jobs, mut errors) = batch::plan(&a.inputs, &a.output)?;
     let bad_before = errors.len();
+    let n = jobs.len();
     errors.extend(batch::run(&jobs, |i, img| {
-        Ok(c.apply(img, a.seed.wrapping_add(i as u64)).image)
+        let out = c.apply(img, a.seed.wrapping_add(i as u64));
+        if let (Some(m), Some(dir)) = (&out.mask, &a.masks) {
+            let path = mask_for(dir, &jobs[i], &a.output, n);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            m.save(&path)?;
+        }
+        Ok(out.image)
     }));
     Ok(finish(jobs.len() + bad_before, errors))
 }

@@ -46,9 +46,14 @@ struct RestoreArgs {
     /// A shipped model name (e.g. `denoise`) or a `.safetensors` checkpoint.
     #[arg(long)]
     model: Option<String>,
-    /// The task, used to pick the shipped default when --model is not given.
+    /// The task (denoise, inpaint, deblur), used to pick the shipped default when --model
+    /// is not given.
     #[arg(long, default_value = "denoise")]
     task: String,
+    /// Inpainting: the mask (white = missing), one file for every input or a folder of
+    /// masks with the inputs' names.
+    #[arg(long)]
+    mask: Option<PathBuf>,
     /// Tile side in pixels; large images are processed tile by tile.
     #[arg(long, default_value_t = 256)]
     tile: usize,
@@ -139,9 +144,31 @@ struct EncodeArgs {
 
 #[derive(Args, Debug)]
 struct CorruptArgs {
-    /// What to do: `denoise` (add noise for a denoiser to remove).
+    /// The damage, named by the task that undoes it: denoise (noise), inpaint (missing
+    /// regions, with --masks), deblur (blur plus optional --sigma noise).
     #[arg(long, default_value = "denoise")]
     task: String,
+    /// Inpaint: strokes (free-form brush lines), box (one centred) or boxes (random).
+    #[arg(long, default_value = "strokes")]
+    mask_kind: String,
+    /// Inpaint strokes: fraction of pixels missing, a number or a range like 0.10-0.25.
+    #[arg(long, default_value = "0.10-0.25")]
+    coverage: String,
+    /// Inpaint: where the masks go (white = missing): a file for one input, else a folder.
+    #[arg(long)]
+    masks: Option<PathBuf>,
+    /// Deblur: gaussian or motion.
+    #[arg(long, default_value = "gaussian")]
+    blur: String,
+    /// Deblur: Gaussian blur sigma in pixels.
+    #[arg(long, default_value_t = 1.6, allow_hyphen_values = true)]
+    blur_sigma: f32,
+    /// Deblur: motion length in pixels (0: no blur).
+    #[arg(long, default_value_t = 9.0, allow_hyphen_values = true)]
+    length: f32,
+    /// Deblur: motion direction in degrees.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    angle: f32,
     /// Noise kind: gaussian, salt-pepper or poisson.
     #[arg(long, default_value = "gaussian")]
     noise: String,

@@ -210,6 +210,33 @@ impl Restorer {
     }
 }
 
+/// Reads an inpainting mask for an `h` x `w` image: white (> 0.5 in the first channel) is
+/// missing. A mask of another size, or one with every pixel missing, is refused.
+pub fn load_mask(path: &Path, h: usize, w: usize) -> Result<Vec<f32>> {
+    let m = Image::load(path)?;
+    if (m.height, m.width) != (h, w) {
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "mask is {}x{} but the image is {w}x{h}; masks must have the image's size",
+                m.width, m.height
+            ),
+        ));
+    }
+    let v: Vec<f32> = m
+        .plane(0)
+        .iter()
+        .map(|&x| if x > 0.5 { 1.0 } else { 0.0 })
+        .collect();
+    if v.iter().all(|&x| x > 0.5) {
+        return Err(Error::bad_file(
+            path,
+            "mask marks every pixel as missing; nothing is left to inpaint from",
+        ));
+    }
+    Ok(v)
+}
+
 /// The input planes of a network with `in_channels` inputs for one damaged plane: the plane
 /// itself; or, with two inputs (inpainting), the plane with its holes (`mask > 0.5`)
 /// harmonic-filled, and the mask as 0/1. Training and inference both build inputs here.

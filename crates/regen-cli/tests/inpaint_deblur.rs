@@ -1,0 +1,222 @@
+//! Inpainting and deblurring from the command line: corrupt, train (tiny), restore, and the
+//! bad inputs of masks and blurs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use regen::data::Image;
+
+fn photo() -> PathBuf {
+    fixtures().join("photos/clean-256.png")
+}
+
+/// A tiny model for `task`, trained a few steps on the fixture images.
+fn tiny_model(dir: &Path, task: &str) -> PathBuf {
+    let out = dir.join(format!("run-{task}"));
+    let o = run(&[
+        "train",
+        "restore",
+        "--task",
+        task,
+        "--data",
+        fixtures().join("train").to_str().unwrap(),
+        "--width",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "32",
+        "--batch",
+        "2",
+        "--steps",
+        "4",
+        "--epoch-steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out.join("model.safetensors")
+}
+
+#[test]
+fn inpainting_keeps_known_pixels_and_refuses_bad_masks() {
+    let d = TempDir::new("inpaint");
+    let model = tiny_model(d.path(), "inpaint");
+    let m = model.to_str().unwrap();
+    let (holed, mask) = (d.join("holed.png"), d.join("mask.png"));
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "inpaint",
+        photo().to_str().unwrap(),
+        "-o",
+        holed.to_str().unwrap(),
+        "--masks",
+        mask.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let filled = d.join("filled.png");
+    let o = run(&[
+        "restore",
+        "--task",
+        "inpaint",
+        "--model",
+        m,
+        "--mask",
+        mask.to_str().unwrap(),
+        holed.to_str().unwrap(),
+        "-o",
+        filled.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (h, f, mk) = (
+        Image::load(&holed).unwrap(),
+        Image::load(&filled).unwrap(),
+        Image::load(&mask).unwrap(),
+    );
+    let share = mk.data.iter().filter(|&&v| v > 0.5).count() as f64 / mk.data.len() as f64;
+    assert!((0.10..0.30).contains(&share), "mask covers {share}");
+    for ((a, b), m) in h.data.iter().zip(&f.data).zip(&mk.data) {
+        if *m < 0.5 {
+            assert_eq!(a, b, "a known pixel changed");
+        }
+    }
+
+    // An empty mask: the output is the input.
+    let empty = Image::gray(256, 256, vec![0.0; 256 * 256]);
+    let empty_path = d.join("empty.png");
+    empty.save(&empty_path).unwrap();
+    let same = d.join("same.png");
+    let o = run(&[
+        "restore",
+        "--task",
+        "inpaint",
+        "--model",
+        m,
+        "--mask",
+        empty_path.to_str().unwrap(),
+        photo().to_str().unwrap(),
+        "-o",
+        same.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Image::load(&same).unwrap(), Image::load(&photo()).unwrap());
+
+    // A mask of another size, an all-white mask, no mask at all.
+    let small = d.join("small.png");
+    Image::gray(10, 12, vec![1.0; 120]).save(&small).unwrap();
+    let white = d.join("white.png");
+    Image::gray(256, 256, vec![1.0; 256 * 256])
+        .save(&white)
+        .unwrap();
+    let out = d.join("x.png");
+    for (mask, needle) in [
+        (
+            small.to_str().unwrap(),
+            "mask is 12x10 but the image is 256x256",
+        ),
+        (white.to_str().unwrap(), "marks every pixel as missing"),
+    ] {
+        let o = run(&[
+            "restore",
+            "--task",
+            "inpaint",
+            "--model",
+            m,
+            "--mask",
+            mask,
+            photo().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_user_error(&o, needle);
+    }
+    let o = run(&[
+        "restore",
+        "--task",
+        "inpaint",
+        "--model",
+        m,
+        photo().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "--task inpaint needs --mask");
+}
+
+#[test]
+fn deblurring_runs_and_a_zero_length_motion_blur_changes_nothing() {
+    let d = TempDir::new("deblur");
+    let model = tiny_model(d.path(), "deblur");
+    let blurred = d.join("blurred.png");
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "deblur",
+        "--sigma",
+        "2",
+        photo().to_str().unwrap(),
+        "-o",
+        blurred.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = d.join("sharp.png");
+    let o = run(&[
+        "restore",
+        "--task",
+        "deblur",
+        "--model",
+        model.to_str().unwrap(),
+        blurred.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Image::load(&out).unwrap().height, 256);
+
+    let still = d.join("still.png");
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "deblur",
+        "--blur",
+        "motion",
+        "--length",
+        "0",
+        photo().to_str().unwrap(),
+        "-o",
+        still.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Image::load(&still).unwrap(), Image::load(&photo()).unwrap());
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "deblur",
+        "--blur",
+        "motion",
+        "--length",
+        "-2",
+        photo().to_str().unwrap(),
+        "-o",
+        still.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "the length must be between 0 and 101 pixels");
+    // A deblurring model is not an inpainting one.
+    let o = run(&[
+        "restore",
+        "--task",
+        "inpaint",
+        "--model",
+        model.to_str().unwrap(),
+        "--mask",
+        still.to_str().unwrap(),
+        photo().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "is a deblur model, not inpaint");
+}
