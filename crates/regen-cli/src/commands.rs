@@ -306,13 +306,63 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
 }
 
 pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
-    let sigma = match Sigma::parse(&a.sigma)? {
-        Sigma::Fixed(s) => s,
-        Sigma::Range(..) => {
-            return Err(Error::arg("--sigma: evaluation needs one number, not a range").into());
+    use regen::corrupt::{blur::BlurKind, mask::MaskKind};
+    let fixed = |v: &str| -> Result<Sigma> {
+        match Sigma::parse(v)? {
+            Sigma::Range(..) => {
+                Err(Error::arg("--sigma: evaluation needs one number, not a range").into())
+            }
+            s => Ok(s),
         }
     };
-    let mut model = load_model(a.model.as_deref(), "denoise")?;
+    let damage = match a.task.as_str() {
+        "denoise" => Corruption::Gaussian {
+            sigma: fixed(
+                a.sigma
+                    .as_deref()
+                    .ok_or_else(|| Error::arg("--sigma is required to evaluate denoising"))?,
+            )?,
+        },
+        "inpaint" => Corruption::Inpaint {
+            mask: MaskKind::Strokes {
+                coverage: fraction_range("--coverage", &a.coverage)?,
+                width: (0.03, 0.08),
+            },
+        },
+        "deblur" => Corruption::Blur {
+            blur: match a.blur.as_str() {
+                "gaussian" => BlurKind::Gaussian {
+                    sigma: a.blur_sigma,
+                },
+                "motion" => BlurKind::Motion {
+                    length: a.length,
+                    angle: a.angle,
+                },
+                other => {
+                    return Err(
+                        Error::arg(format!("--blur {other}: use gaussian or motion")).into(),
+                    );
+                }
+            },
+            noise: fixed(a.sigma.as_deref().unwrap_or("2"))?,
+        },
+        other => {
+            return Err(
+                Error::arg(format!("--task {other}: use denoise, inpaint or deblur")).into(),
+            );
+        }
+    };
+    damage.validate()?;
+    let mut model = load_model(a.model.as_deref(), &a.task)?;
+    if model.task() != a.task {
+        return Err(Error::arg(format!(
+            "--model {}: is a {} model, not {}",
+            a.model.as_deref().unwrap_or("default"),
+            model.task(),
+            a.task
+        ))
+        .into());
+    }
     model.ensemble = a.ensemble;
     let loaded = load_folder(&a.data)?;
     for e in &loaded.errors {
@@ -326,7 +376,7 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
         return Err(Error::bad_file(p, "smaller than 11x11 pixels, too small for SSIM").into());
     }
     let clean: Vec<Image> = loaded.images.into_iter().map(|(_, i)| i).collect();
-    let report = regen::eval::eval_restore(&model, &clean, sigma, a.seed);
+    let report = regen::eval::eval_restore(&model, &clean, &damage, a.seed);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -393,7 +393,7 @@ struct TrainRestoreArgs {
 
 #[derive(Subcommand, Debug)]
 enum EvalCommand {
-    /// PSNR, SSIM and time of the noisy input, classical filters and the model.
+    /// PSNR, SSIM and time of the damaged input, classical baselines and the model.
     Restore(EvalRestoreArgs),
     /// Test-set ELBO and importance-weighted bound of a VAE, in nats per image.
     Vae(EvalVaeArgs),
@@ -489,9 +489,27 @@ struct EvalRestoreArgs {
     /// Folder of clean test images.
     #[arg(long)]
     data: PathBuf,
-    /// Gaussian noise sigma on the 0-255 scale.
+    /// denoise, inpaint or deblur: which damage, baselines and default model.
+    #[arg(long, default_value = "denoise")]
+    task: String,
+    /// Noise sigma on the 0-255 scale (denoise: required; deblur: after the blur, default 2).
     #[arg(long, allow_hyphen_values = true)]
-    sigma: String,
+    sigma: Option<String>,
+    /// Inpaint: fraction of pixels missing (free-form strokes), a range like 0.10-0.25.
+    #[arg(long, default_value = "0.10-0.25")]
+    coverage: String,
+    /// Deblur: gaussian or motion.
+    #[arg(long, default_value = "gaussian")]
+    blur: String,
+    /// Deblur: Gaussian blur sigma in pixels.
+    #[arg(long, default_value_t = 1.6, allow_hyphen_values = true)]
+    blur_sigma: f32,
+    /// Deblur: motion length in pixels.
+    #[arg(long, default_value_t = 9.0, allow_hyphen_values = true)]
+    length: f32,
+    /// Deblur: motion direction in degrees.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    angle: f32,
     /// Seed of the noise; image i uses seed + i, as `regen corrupt` does.
     #[arg(long, default_value_t = 0)]
     seed: u64,

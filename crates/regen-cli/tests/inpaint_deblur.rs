@@ -220,3 +220,41 @@ fn deblurring_runs_and_a_zero_length_motion_blur_changes_nothing() {
     ]);
     assert_user_error(&o, "is a deblur model, not inpaint");
 }
+
+/// `eval restore` puts each task beside its classical baselines, which must beat the damaged
+/// input they start from.
+#[test]
+fn eval_restore_shows_the_classical_baselines_of_each_task() {
+    let d = TempDir::new("eval-tasks");
+    for (task, baselines) in [
+        ("inpaint", vec!["harmonic fill"]),
+        ("deblur", vec!["wiener", "richardson-lucy"]),
+    ] {
+        let model = tiny_model(d.path(), task);
+        let o = run(&[
+            "eval",
+            "restore",
+            "--task",
+            task,
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            fixtures().join("train").to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = r["rows"].as_array().unwrap();
+        let psnr = |m: &str| {
+            rows.iter()
+                .find(|row| row["method"] == m)
+                .unwrap_or_else(|| panic!("no {m} row in {r}"))["psnr"]
+                .as_f64()
+                .unwrap()
+        };
+        for b in baselines {
+            assert!(psnr(b) > psnr("damaged input") + 1.0, "{b}: {r}");
+        }
+        assert!(psnr("regen model").is_finite());
+    }
+}

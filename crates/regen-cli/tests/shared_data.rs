@@ -52,7 +52,7 @@ fn shipped_denoiser_beats_classical_filters_on_set12() {
             .unwrap()
     };
     let (noisy, gauss, median, model) = (
-        psnr("noisy input"),
+        psnr("damaged input"),
         psnr("gaussian filter"),
         psnr("median filter"),
         psnr("regen model"),
