@@ -386,3 +386,31 @@ fn shipped_cgan_mnist_draws_the_asked_class() {
     let share = r["class_shares"][7].as_f64().unwrap();
     assert!(share > 0.3, "share of sevens {share}: {r}");
 }
+
+#[test]
+fn shipped_gan_fashion_samples_and_refuses_a_class() {
+    let d = TempDir::new("shipped-gan");
+    let grid = d.join("grid.png");
+    let o = run(&[
+        "generate",
+        "--model",
+        "gan-fashion",
+        "-n",
+        "16",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = regen::data::Image::load(&grid).unwrap();
+    assert_eq!((g.height, g.width), (4 * 30 + 2, 4 * 30 + 2));
+    let o = run(&[
+        "generate",
+        "--model",
+        "gan-fashion",
+        "--class",
+        "2",
+        "--grid",
+        grid.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "this model is unconditional");
+}

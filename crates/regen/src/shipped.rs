@@ -38,6 +38,12 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/cvae-mnist.safetensors"),
     },
     Shipped {
+        name: "gan-fashion",
+        family: "gan",
+        task: "generate",
+        bytes: include_bytes!("../../../models/gan-fashion.safetensors"),
+    },
+    Shipped {
         name: "cgan-mnist",
         family: "gan",
         task: "generate",
