@@ -70,9 +70,9 @@ struct RestoreArgs {
 
 #[derive(Args, Debug)]
 struct GenerateArgs {
-    /// A shipped VAE or GAN (`vae-fashion`, `cvae-mnist`, ...) or a `.safetensors` from
-    /// `regen train vae` or `regen train gan`.
-    #[arg(long)]
+    /// A shipped VAE or GAN (`gan-fashion`, the default; `cgan-mnist`, `vae-fashion`,
+    /// `cvae-mnist`) or a `.safetensors` from `regen train vae` or `regen train gan`.
+    #[arg(long, default_value = "gan-fashion")]
     model: String,
     /// Number of images.
     #[arg(short, default_value_t = 64)]
