@@ -258,3 +258,53 @@ fn eval_restore_shows_the_classical_baselines_of_each_task() {
         assert!(psnr("regen model").is_finite());
     }
 }
+
+/// A folder of images with a folder of masks of the same names, made by `regen corrupt`.
+#[test]
+fn inpainting_a_folder_takes_each_image_s_own_mask() {
+    let d = TempDir::new("inpaint-folder");
+    let model = tiny_model(d.path(), "inpaint");
+    let (holed, masks, out) = (d.join("holed"), d.join("masks"), d.join("out"));
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "inpaint",
+        fixtures().join("train").to_str().unwrap(),
+        "-o",
+        holed.to_str().unwrap(),
+        "--masks",
+        masks.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "restore",
+        "--task",
+        "inpaint",
+        "--model",
+        model.to_str().unwrap(),
+        "--mask",
+        masks.to_str().unwrap(),
+        holed.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut names = 0;
+    for e in std::fs::read_dir(&holed).unwrap() {
+        let name = e.unwrap().file_name();
+        let (h, m, f) = (
+            Image::load(&holed.join(&name)).unwrap(),
+            Image::load(&masks.join(&name)).unwrap(),
+            Image::load(&out.join(&name)).unwrap(),
+        );
+        // Each output changed exactly where its own mask says.
+        for ((a, b), mv) in h.data.iter().zip(&f.data).zip(&m.data) {
+            if *mv < 0.5 {
+                assert_eq!(a, b);
+            }
+        }
+        assert!(h.data.iter().zip(&f.data).any(|(a, b)| a != b));
+        names += 1;
+    }
+    assert_eq!(names, 6);
+}
