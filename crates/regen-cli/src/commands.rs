@@ -113,6 +113,21 @@ fn fraction_range(flag: &str, v: &str) -> Result<(f32, f32)> {
     })
 }
 
+/// The blur named by `--blur` with its parameters.
+fn blur_kind(
+    kind: &str,
+    sigma: f32,
+    length: f32,
+    angle: f32,
+) -> Result<regen::corrupt::blur::BlurKind> {
+    use regen::corrupt::blur::BlurKind;
+    match kind {
+        "gaussian" => Ok(BlurKind::Gaussian { sigma }),
+        "motion" => Ok(BlurKind::Motion { length, angle }),
+        other => Err(Error::arg(format!("--blur {other}: use gaussian or motion")).into()),
+    }
+}
+
 fn noise_corruption(a: &CorruptArgs) -> Result<Corruption> {
     Ok(match a.noise.as_str() {
         "gaussian" => Corruption::Gaussian {
@@ -142,7 +157,7 @@ fn noise_corruption(a: &CorruptArgs) -> Result<Corruption> {
 }
 
 pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
-    use regen::corrupt::{blur::BlurKind, mask::MaskKind};
+    use regen::corrupt::mask::MaskKind;
     let c = match a.task.as_str() {
         "denoise" => noise_corruption(&a)?,
         "inpaint" => {
@@ -172,20 +187,7 @@ pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
             Corruption::Inpaint { mask }
         }
         "deblur" => {
-            let blur = match a.blur.as_str() {
-                "gaussian" => BlurKind::Gaussian {
-                    sigma: a.blur_sigma,
-                },
-                "motion" => BlurKind::Motion {
-                    length: a.length,
-                    angle: a.angle,
-                },
-                other => {
-                    return Err(
-                        Error::arg(format!("--blur {other}: use gaussian or motion")).into(),
-                    );
-                }
-            };
+            let blur = blur_kind(&a.blur, a.blur_sigma, a.length, a.angle)?;
             let noise = Sigma::parse(a.sigma.as_deref().unwrap_or("0"))?;
             Corruption::Blur { blur, noise }
         }
@@ -306,7 +308,7 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
 }
 
 pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
-    use regen::corrupt::{blur::BlurKind, mask::MaskKind};
+    use regen::corrupt::mask::MaskKind;
     let fixed = |v: &str| -> Result<Sigma> {
         match Sigma::parse(v)? {
             Sigma::Range(..) => {
@@ -330,20 +332,7 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
             },
         },
         "deblur" => Corruption::Blur {
-            blur: match a.blur.as_str() {
-                "gaussian" => BlurKind::Gaussian {
-                    sigma: a.blur_sigma,
-                },
-                "motion" => BlurKind::Motion {
-                    length: a.length,
-                    angle: a.angle,
-                },
-                other => {
-                    return Err(
-                        Error::arg(format!("--blur {other}: use gaussian or motion")).into(),
-                    );
-                }
-            },
+            blur: blur_kind(&a.blur, a.blur_sigma, a.length, a.angle)?,
             noise: fixed(a.sigma.as_deref().unwrap_or("2"))?,
         },
         other => {

@@ -126,6 +126,40 @@ impl Dataset {
         })
     }
 
+    /// Loads `path` for a generative model: it must be given, hold square images, and (for a
+    /// conditional `what`) be labelled.
+    pub fn load_for_generation(path: &Path, what: &str, conditional: bool) -> Result<Dataset> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::arg(
+                "--data is required: an IDX image file or an image folder",
+            ));
+        }
+        let data = Dataset::load(path)?;
+        data.check_for_generation(path, what, conditional)?;
+        Ok(data)
+    }
+
+    /// Checks images already loaded as [`Dataset::load_for_generation`] does.
+    pub fn check_for_generation(&self, path: &Path, what: &str, conditional: bool) -> Result<()> {
+        let first = &self.images[0];
+        if first.height != first.width {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "images are {}x{}; the {what} needs square images",
+                    first.width, first.height
+                ),
+            ));
+        }
+        if conditional && self.labels.is_none() {
+            return Err(Error::bad_file(
+                path,
+                format!("has no labels, so a conditional {what} cannot be trained on it"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.images.len()

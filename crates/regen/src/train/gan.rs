@@ -239,12 +239,7 @@ pub fn train_gan(
     resume: bool,
     quiet: bool,
 ) -> Result<GanSummary> {
-    if cfg.data.as_os_str().is_empty() {
-        return Err(Error::arg(
-            "--data is required: an IDX image file or an image folder",
-        ));
-    }
-    let data = Dataset::load(&cfg.data)?;
+    let data = Dataset::load_for_generation(&cfg.data, "GAN", cfg.conditional)?;
     train_gan_on(cfg, &data, out, resume, quiet)
 }
 
@@ -274,22 +269,8 @@ pub fn train_gan_on(
             )));
         }
     }
+    data.check_for_generation(&cfg.data, "GAN", cfg.conditional)?;
     let first = &data.images[0];
-    if first.height != first.width {
-        return Err(Error::bad_file(
-            &cfg.data,
-            format!(
-                "images are {}x{}; the GAN needs square images",
-                first.width, first.height
-            ),
-        ));
-    }
-    if cfg.conditional && data.labels.is_none() {
-        return Err(Error::bad_file(
-            &cfg.data,
-            "has no labels, so a conditional GAN cannot be trained on it",
-        ));
-    }
     if data.len() < cfg.batch {
         return Err(Error::bad_file(
             &cfg.data,

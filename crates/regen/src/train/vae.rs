@@ -107,12 +107,7 @@ pub fn nelbo(vae: &Vae, cfg: &VaeConfig, data: &Dataset, idx: &[usize]) -> (f64,
 
 /// Trains (or resumes) a VAE into `out`.
 pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) -> Result<PathBuf> {
-    if cfg.data.as_os_str().is_empty() {
-        return Err(Error::arg(
-            "--data is required: an IDX image file or an image folder",
-        ));
-    }
-    let data = Dataset::load(&cfg.data)?;
+    let data = Dataset::load_for_generation(&cfg.data, "VAE", cfg.conditional)?;
     train_vae_on(cfg, &data, out, resume, quiet)
 }
 
@@ -129,22 +124,8 @@ pub fn train_vae_on(
             "batch, epochs, checkpoint_every and keep must be positive",
         ));
     }
+    data.check_for_generation(&cfg.data, "VAE", cfg.conditional)?;
     let first = &data.images[0];
-    if first.height != first.width {
-        return Err(Error::bad_file(
-            &cfg.data,
-            format!(
-                "images are {}x{}; the VAE needs square images",
-                first.width, first.height
-            ),
-        ));
-    }
-    if cfg.conditional && data.labels.is_none() {
-        return Err(Error::bad_file(
-            &cfg.data,
-            "has no labels, so a conditional VAE cannot be trained on it",
-        ));
-    }
     let mut cfg = cfg.clone();
     cfg.model.channels = first.channels;
     cfg.model.size = first.height;
