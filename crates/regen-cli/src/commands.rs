@@ -30,11 +30,21 @@ fn finish(done: usize, errors: Vec<Error>) -> ExitCode {
     }
 }
 
+/// The model for `task`: `model` (a shipped name or a path) or the shipped default; a model
+/// of another task is refused.
 fn load_model(model: Option<&str>, task: &str) -> Result<Restorer, Error> {
-    match model {
-        Some(m) => Restorer::load(m),
-        None => Restorer::shipped_default(task),
+    let r = match model {
+        Some(m) => Restorer::load(m)?,
+        None => Restorer::shipped_default(task)?,
+    };
+    if r.task() != task {
+        return Err(Error::arg(format!(
+            "--model {}: is a {} model, not {task}",
+            model.unwrap_or("default"),
+            r.task()
+        )));
     }
+    Ok(r)
 }
 
 /// Where the mask (or mask output) of `job` is: `masks` itself when it is a file (or the
@@ -63,15 +73,6 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
     }
     let mut model = load_model(a.model.as_deref(), &a.task)?;
-    if model.task() != a.task {
-        return Err(Error::arg(format!(
-            "--model {}: is a {} model, not {}",
-            a.model.as_deref().unwrap_or("default"),
-            model.task(),
-            a.task
-        ))
-        .into());
-    }
     let masks = match (a.task.as_str(), &a.mask) {
         ("inpaint", None) => {
             return Err(Error::arg("--task inpaint needs --mask (white = missing)").into());
@@ -343,15 +344,6 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     };
     damage.validate()?;
     let mut model = load_model(a.model.as_deref(), &a.task)?;
-    if model.task() != a.task {
-        return Err(Error::arg(format!(
-            "--model {}: is a {} model, not {}",
-            a.model.as_deref().unwrap_or("default"),
-            model.task(),
-            a.task
-        ))
-        .into());
-    }
     model.ensemble = a.ensemble;
     let loaded = load_folder(&a.data)?;
     for e in &loaded.errors {
