@@ -199,13 +199,7 @@ impl Corruption {
             }
             Corruption::Inpaint { mask } => {
                 let m = mask.draw(h, w, &mut rng);
-                for plane in data.chunks_mut(n) {
-                    for (v, &mv) in plane.iter_mut().zip(&m) {
-                        if mv > 0.5 {
-                            *v = 0.0;
-                        }
-                    }
-                }
+                punch(data, n, &m);
                 missing = Some(Image::gray(h, w, m));
             }
             Corruption::Blur { blur, noise } => {
@@ -222,6 +216,57 @@ impl Corruption {
         Corrupted {
             image: out,
             mask: missing,
+        }
+    }
+}
+
+impl Corruption {
+    /// Like [`Corruption::apply`] for a training patch: an inpainting mask is drawn for a
+    /// `canvas` x `canvas` image and a window of the patch's size is cut from it, so that
+    /// brush widths and hole sizes in small patches are those of whole photos (a mask drawn
+    /// on a 64-pixel patch would have 2-6 pixel strokes). Windows that miss the strokes
+    /// almost entirely are redrawn a few times, as they teach nothing. Other corruptions are
+    /// exactly [`Corruption::apply`].
+    pub fn apply_patch(&self, patch: &Image, seed: u64, canvas: usize) -> Corrupted {
+        let Corruption::Inpaint { mask } = self else {
+            return self.apply(patch, seed);
+        };
+        let (h, w) = (patch.height, patch.width);
+        let (ch, cw) = (canvas.max(h), canvas.max(w));
+        let mut rng = Rng::new(seed);
+        let full = mask.draw(ch, cw, &mut rng);
+        let mut m = Vec::new();
+        for _ in 0..8 {
+            let (y0, x0) = (rng.below(ch - h + 1), rng.below(cw - w + 1));
+            m = (0..h)
+                .flat_map(|y| {
+                    full[(y0 + y) * cw + x0..(y0 + y) * cw + x0 + w]
+                        .iter()
+                        .copied()
+                })
+                .collect::<Vec<f32>>();
+            if m.iter().sum::<f32>() >= 0.02 * (h * w) as f32 {
+                break;
+            }
+        }
+        let mut out = patch.clone();
+        let n = h * w;
+        let c = patch.color_channels();
+        punch(&mut out.data[..c * n], n, &m);
+        Corrupted {
+            image: out,
+            mask: Some(Image::gray(h, w, m)),
+        }
+    }
+}
+
+/// Sets the masked pixels of every plane to 0.
+fn punch(data: &mut [f32], n: usize, mask: &[f32]) {
+    for plane in data.chunks_mut(n) {
+        for (v, &mv) in plane.iter_mut().zip(mask) {
+            if mv > 0.5 {
+                *v = 0.0;
+            }
         }
     }
 }
@@ -263,6 +308,41 @@ mod tests {
         let a = c.apply(&flat(0.4), 1).image;
         let m = a.data.iter().sum::<f32>() / a.data.len() as f32;
         assert!((m - 0.4).abs() < 0.01, "{m}");
+    }
+
+    #[test]
+    fn patch_masks_are_windows_of_a_photo_sized_mask() {
+        let c = Corruption::Inpaint {
+            mask: mask::MaskKind::Strokes {
+                coverage: (0.1, 0.25),
+                width: (0.03, 0.08),
+            },
+        };
+        let patch = flat(0.5);
+        let a = c.apply_patch(&patch, 3, 256).mask.expect("a mask");
+        assert_eq!(a.data, c.apply_patch(&patch, 3, 256).mask.unwrap().data);
+        // A stroke 3-8% of 256 pixels wide is at least 7 pixels wide somewhere; drawn on
+        // the 64-pixel patch itself it would be at most 5.
+        let widest_run = a
+            .data
+            .chunks(64)
+            .map(|row| row.split(|&v| v < 0.5).map(<[f32]>::len).max().unwrap_or(0))
+            .max()
+            .unwrap();
+        assert!(widest_run >= 7, "widest run {widest_run}");
+        let same = c.apply_patch(&patch, 3, 64);
+        assert_eq!(
+            same.mask.unwrap().data,
+            c.apply(&patch, 3).mask.unwrap().data
+        );
+        // Noise ignores the canvas.
+        let g = Corruption::Gaussian {
+            sigma: Sigma::Fixed(10.0),
+        };
+        assert_eq!(
+            g.apply_patch(&patch, 1, 256).image,
+            g.apply(&patch, 1).image
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct RestoreTrainConfig {
     pub seed: u64,
     /// Round corrupted inputs to 8 bits, as they are once saved to PNG.
     pub quantize: bool,
+    /// Inpainting: masks are drawn for an image of this side and a patch-sized window is
+    /// cut from them, so brush widths match those in whole photos.
+    pub mask_canvas: usize,
     /// Start from this model's weights (a shipped name or a `.safetensors` path) instead of
     /// a random initialisation: fine-tuning, or a second schedule after a finished run.
     /// Its network config must equal `model`.
@@ -102,6 +105,7 @@ impl Default for RestoreTrainConfig {
             keep: 3,
             seed: 0,
             quantize: true,
+            mask_canvas: 256,
             init: None,
         }
     }
@@ -424,14 +428,22 @@ pub fn train_restore(
 }
 
 /// One batch of (corrupted, clean) patches, each `[batch, 1, patch, patch]` flattened.
-/// Loads the weights of `spec` into `model`, refusing a model of another family, task or
-/// network config (its tensors would not fit, or would mean something else).
+/// Loads the weights of `spec` into `model`, refusing a model of another family or network
+/// config (its tensors would not fit, or would mean something else). One difference is
+/// allowed: a network with fewer input planes, e.g. a denoiser to start an inpainting net
+/// from. Its first convolution is widened with zero weights for the extra planes (the
+/// mask), so the new net starts out computing exactly what the old one did on the image.
 fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
     checkpoint::check_card(&path, &card, "restore")?;
     let want_json = serde_json::to_value(want).expect("config serialises");
-    if card.config != want_json {
+    let mut theirs = card.config.clone();
+    let their_in = theirs["in_channels"].as_u64().unwrap_or(0) as usize;
+    if their_in > 0 && their_in < want.in_channels {
+        theirs["in_channels"] = want_json["in_channels"].clone();
+    }
+    if theirs != want_json {
         return Err(Error::checkpoint(
             &path,
             format!(
@@ -440,8 +452,55 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
             ),
         ));
     }
+    let bytes = if their_in < want.in_channels {
+        widen_first_conv(&bytes, their_in, want.in_channels)
+            .map_err(|e| Error::checkpoint(&path, format!("--init: {e}")))?
+    } else {
+        bytes
+    };
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
+}
+
+/// Safetensors bytes with the first convolution's weight `[out, from, k, k]` (the only
+/// 4-d tensor with `from` input planes whose name ends in `convs.0.weight` of the head or
+/// body) padded with zeros to `[out, to, k, k]`.
+fn widen_first_conv(bytes: &[u8], from: usize, to: usize) -> std::result::Result<Vec<u8>, String> {
+    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+    let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut widened = 0;
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let first = name.ends_with("head.convs.0.weight") || name.ends_with("body.convs.0.weight");
+        if first && shape.len() == 4 && shape[1] == from && view.dtype() == Dtype::F32 {
+            let (out, kk) = (shape[0], shape[2] * shape[3]);
+            let src = view.data();
+            let mut data = vec![0u8; out * to * kk * 4];
+            for o in 0..out {
+                let n = from * kk * 4;
+                data[o * to * kk * 4..o * to * kk * 4 + n]
+                    .copy_from_slice(&src[o * n..(o + 1) * n]);
+            }
+            owned.push((name, Dtype::F32, vec![out, to, shape[2], shape[3]], data));
+            widened += 1;
+        } else {
+            owned.push((name, view.dtype(), shape, view.data().to_vec()));
+        }
+    }
+    if widened != 1 {
+        return Err(format!(
+            "found {widened} first convolutions to widen, expected 1"
+        ));
+    }
+    let views = owned
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
 }
 
 /// A batch of damaged patches as network inputs `[b, in_channels, p, p]`, the clean patches
@@ -457,7 +516,9 @@ fn make_batch(
     let (mut clean, mut masks) = (Vec::with_capacity(n), Vec::new());
     for _ in 0..cfg.batch {
         let patch = Image::gray(p, p, sampler.sample(rng));
-        let c = cfg.corruption.apply(&patch, rng.next_u64());
+        let c = cfg
+            .corruption
+            .apply_patch(&patch, rng.next_u64(), cfg.mask_canvas);
         let damaged = if cfg.quantize {
             c.image.quantized_8bit()
         } else {
@@ -551,6 +612,50 @@ mod task_tests {
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// A denoiser can start an inpainting net: the mask plane's weights start at zero, so
+    /// the widened net computes exactly the denoiser's output whatever the mask says.
+    #[test]
+    fn init_from_a_net_with_fewer_input_planes_widens_its_first_convolution() {
+        let dir = std::env::temp_dir().join(format!("regen-widen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = RestoreTrainConfig {
+            data: fixture(),
+            patch: 32,
+            batch: 2,
+            steps: 2,
+            epoch_steps: 2,
+            val_images: 2,
+            ..RestoreTrainConfig::default()
+        };
+        cfg.model.width = 4;
+        cfg.model.depth = 2;
+        let s = train_restore(&cfg, &dir, false, true).unwrap();
+        let spec = s.model.to_string_lossy().to_string();
+        let device = crate::device::device();
+        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let mut want = cfg.model.clone();
+        want.in_channels = 2;
+        let wide = init_from(&spec, &want, want.init(&device)).unwrap();
+        let mut r = Rng::new(5);
+        let img: Vec<f32> = (0..2 * 16 * 16).map(|_| r.uniform() as f32).collect();
+        let x1 = Tensor::<4>::from_data(
+            TensorData::new(img[..256].to_vec(), [1, 1, 16, 16]),
+            &device,
+        );
+        let x2 = Tensor::<4>::from_data(TensorData::new(img, [1, 2, 16, 16]), &device);
+        let a: Vec<f32> = old.forward(x1).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = wide.forward(x2).into_data().try_to_vec().unwrap();
+        assert_eq!(a, b);
+        // Another difference than the input planes is still refused.
+        let mut other = want.clone();
+        other.width = 8;
+        let e = init_from(&spec, &other, other.init(&device))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("differs from this run's"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
