@@ -26,14 +26,21 @@ pub enum BlurKind {
         /// Direction in degrees.
         angle: f32,
     },
-    /// For blind training: per image, a Gaussian with sigma in `sigma` or a motion of length
-    /// in `length` at any angle, each with probability 1/2.
+    /// For blind training: per image, a motion of length in `length` at any angle with
+    /// probability `motion`, else a Gaussian with sigma in `sigma`.
     Random {
         /// Range of Gaussian sigmas.
         sigma: (f32, f32),
         /// Range of motion lengths.
         length: (f32, f32),
+        /// Probability of a motion blur (0.5 when not given).
+        #[serde(default = "half")]
+        motion: f32,
     },
+}
+
+fn half() -> f32 {
+    0.5
 }
 
 /// A blur kernel: `size` x `size` weights, row-major, summing to 1.
@@ -57,15 +64,19 @@ impl BlurKind {
             BlurKind::Motion { length, angle } if !ok(length, 101.0) || !angle.is_finite() => bad(
                 format!("--length {length} --angle {angle}: the length must be between 0 and 101 pixels"),
             ),
-            BlurKind::Random { sigma, length }
-                if !(ok(sigma.0, 25.0)
+            BlurKind::Random {
+                sigma,
+                length,
+                motion,
+            } if !(ok(motion, 1.0)
+                && ok(sigma.0, 25.0)
                     && ok(sigma.1, 25.0)
                     && sigma.0 <= sigma.1
                     && ok(length.0, 101.0)
                     && ok(length.1, 101.0)
                     && length.0 <= length.1) =>
             {
-                bad("random blur: sigma and length ranges must be increasing and within 0-25 and 0-101 pixels".into())
+                bad("random blur: sigma and length ranges must be increasing and within 0-25 and 0-101 pixels, the motion share within 0-1".into())
             }
             _ => Ok(()),
         }
@@ -76,8 +87,12 @@ impl BlurKind {
         match *self {
             BlurKind::Gaussian { sigma } => gaussian_kernel(sigma),
             BlurKind::Motion { length, angle } => motion_kernel(length, angle),
-            BlurKind::Random { sigma, length } => {
-                if rng.uniform() < 0.5 {
+            BlurKind::Random {
+                sigma,
+                length,
+                motion,
+            } => {
+                if rng.uniform() >= motion as f64 {
                     gaussian_kernel(sigma.0 + (sigma.1 - sigma.0) * rng.uniform() as f32)
                 } else {
                     let l = length.0 + (length.1 - length.0) * rng.uniform() as f32;
@@ -206,6 +221,47 @@ mod tests {
     /// y = scipy.ndimage.convolve(x, k, mode='reflect')
     /// y[0, :4], y[3, 4], y[6, 5:]
     /// ```
+    #[test]
+    fn random_blur_draws_motion_at_the_asked_share() {
+        let share = |motion: f32| {
+            let kind = BlurKind::Random {
+                sigma: (0.5, 3.0),
+                length: (3.0, 15.0),
+                motion,
+            };
+            let mut rng = Rng::new(4);
+            // A Gaussian kernel is symmetric under transposition; a motion one at a random
+            // angle almost never is.
+            let n = 400;
+            let moved = (0..n)
+                .filter(|_| {
+                    let k = kind.kernel(&mut rng);
+                    let t = |i: usize| (i % k.size) * k.size + i / k.size;
+                    (0..k.data.len()).any(|i| (k.data[i] - k.data[t(i)]).abs() > 1e-6)
+                })
+                .count();
+            moved as f64 / n as f64
+        };
+        assert_eq!(share(0.0), 0.0);
+        let s = share(0.2);
+        // 400 draws: the share is within 0.2 +- 0.06 with probability > 0.99.
+        assert!((s - 0.2).abs() < 0.06, "{s}");
+        let old: BlurKind = serde_json::from_str(
+            r#"{"type": "random", "sigma": [0.5, 3.0], "length": [3.0, 15.0]}"#,
+        )
+        .unwrap();
+        assert!(matches!(old, BlurKind::Random { motion, .. } if motion == 0.5));
+        assert!(
+            BlurKind::Random {
+                sigma: (0.5, 3.0),
+                length: (3.0, 15.0),
+                motion: 1.5
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
     #[test]
     fn convolution_matches_scipy_reflect() {
         let x: Vec<f32> = (0..63)

@@ -140,6 +140,7 @@ impl Corruption {
                 blur: blur::BlurKind::Random {
                     sigma: (0.5, 3.0),
                     length: (3.0, 15.0),
+                    motion: 0.5,
                 },
                 noise: Sigma::Range(0.0, 3.0),
             },
