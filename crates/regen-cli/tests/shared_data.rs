@@ -68,3 +68,57 @@ fn shipped_denoiser_beats_classical_filters_on_set12() {
         "model {model:.2} vs filters {gauss:.2}/{median:.2}"
     );
 }
+
+/// `regen eval restore --task T` on Set12 with the shipped default for T: the PSNR of each
+/// method by name.
+fn set12_scores(task: &str) -> Option<std::collections::HashMap<String, f64>> {
+    let set12 = shared("denoise/set12")?;
+    let o = regen()
+        .env("RAYON_NUM_THREADS", "2")
+        .args([
+            "eval",
+            "restore",
+            "--task",
+            task,
+            "--data",
+            set12.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let scores = rows
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["psnr"].as_f64().unwrap(),
+            )
+        })
+        .collect::<std::collections::HashMap<_, _>>();
+    println!("Set12 {task}: {scores:?}");
+    Some(scores)
+}
+
+#[test]
+fn shipped_inpainter_beats_the_harmonic_fill_on_set12() {
+    let Some(s) = set12_scores("inpaint") else {
+        return;
+    };
+    // Strokes over 10-25%: the input is ~13.6 dB, the harmonic fill ~26.6 dB.
+    assert!((13.0..14.5).contains(&s["damaged input"]), "{s:?}");
+    assert!(s["regen model"] > s["harmonic fill"] + 0.3, "{s:?}");
+}
+
+#[test]
+fn shipped_deblurrer_beats_wiener_and_richardson_lucy_on_set12() {
+    let Some(s) = set12_scores("deblur") else {
+        return;
+    };
+    // Gaussian blur 1.6 plus noise 2: the input is ~25.5 dB, Wiener ~28.3 dB.
+    assert!((25.0..26.0).contains(&s["damaged input"]), "{s:?}");
+    let classical = s["wiener"].max(s["richardson-lucy"]);
+    assert!(s["regen model"] > classical + 0.3, "{s:?}");
+}

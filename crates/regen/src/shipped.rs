@@ -26,6 +26,18 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/denoise.safetensors"),
     },
     Shipped {
+        name: "inpaint",
+        family: "restore",
+        task: "inpaint",
+        bytes: include_bytes!("../../../models/inpaint.safetensors"),
+    },
+    Shipped {
+        name: "deblur",
+        family: "restore",
+        task: "deblur",
+        bytes: include_bytes!("../../../models/deblur.safetensors"),
+    },
+    Shipped {
         name: "vae-fashion",
         family: "vae",
         task: "generate",
