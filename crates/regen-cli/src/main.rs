@@ -335,7 +335,7 @@ struct TrainRestoreArgs {
     /// A TOML file with any of the training settings; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The task: denoise.
+    /// The task: denoise, inpaint or deblur.
     #[arg(long)]
     task: Option<String>,
     /// Folder of clean training images (or an IDX image file).
