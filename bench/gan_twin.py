@@ -16,6 +16,7 @@ Usage: gan_twin.py TRAIN_IDX EPOCHS THREADS SEED N_SAMPLES OUT_IDX
 import copy
 import gzip
 import json
+import os
 import sys
 import time
 
@@ -90,6 +91,9 @@ def main():
     og = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     od = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     b, steps = 64, 0
+    # GAN_TWIN_LOG=FILE: the same health record regen writes (means over 50 steps).
+    log = open(os.environ["GAN_TWIN_LOG"], "w") if os.environ.get("GAN_TWIN_LOG") else None
+    window = []
     t0 = time.perf_counter()
     for _ in range(epochs):
         order = torch.randperm(len(x))
@@ -118,6 +122,14 @@ def main():
                 for be, bg in zip(ema.buffers(), g.buffers()):
                     be.copy_(bg)
             steps += 1
+            if log is not None:
+                window.append((dl.item(), gl.item(), torch.sigmoid(lr_).mean().item(),
+                               torch.sigmoid(lf).mean().item()))
+                if steps % 50 == 0:
+                    m = [sum(v) / len(v) for v in zip(*window)]
+                    log.write(json.dumps({"step": steps, "d_loss": m[0], "g_loss": m[1],
+                                          "d_real": m[2], "d_fake": m[3]}) + "\n")
+                    window = []
     secs = time.perf_counter() - t0
     ema.eval()
     imgs = []
