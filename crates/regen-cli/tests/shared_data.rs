@@ -24,41 +24,14 @@ fn shared(rel: &str) -> Option<PathBuf> {
 
 #[test]
 fn shipped_denoiser_beats_classical_filters_on_set12() {
-    let Some(set12) = shared("denoise/set12") else {
+    let Some(s) = set12_scores(&["--sigma", "25"]) else {
         return;
     };
-    let o = regen()
-        .env("RAYON_NUM_THREADS", "2")
-        .args([
-            "eval",
-            "restore",
-            "--data",
-            set12.to_str().unwrap(),
-            "--sigma",
-            "25",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let psnr = |m: &str| {
-        report["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["method"] == m)
-            .and_then(|r| r["psnr"].as_f64())
-            .unwrap()
-    };
     let (noisy, gauss, median, model) = (
-        psnr("damaged input"),
-        psnr("gaussian filter"),
-        psnr("median filter"),
-        psnr("regen model"),
-    );
-    println!(
-        "Set12 sigma 25: noisy {noisy:.2}, gaussian {gauss:.2}, median {median:.2}, model {model:.2}"
+        s["damaged input"],
+        s["gaussian filter"],
+        s["median filter"],
+        s["regen model"],
     );
     // Sigma 25 leaves ~20.3 dB; the best Gaussian filter reaches ~26.5 dB.
     assert!((20.0..20.7).contains(&noisy), "{noisy}");
@@ -69,21 +42,20 @@ fn shipped_denoiser_beats_classical_filters_on_set12() {
     );
 }
 
-/// `regen eval restore --task T` on Set12 with the shipped default for T: the PSNR of each
+/// `regen eval restore ARGS` on Set12 with the shipped default model: the PSNR of each
 /// method by name.
-fn set12_scores(task: &str) -> Option<std::collections::HashMap<String, f64>> {
+fn set12_scores(args: &[&str]) -> Option<std::collections::HashMap<String, f64>> {
     let set12 = shared("denoise/set12")?;
     let o = regen()
         .env("RAYON_NUM_THREADS", "2")
         .args([
             "eval",
             "restore",
-            "--task",
-            task,
             "--data",
             set12.to_str().unwrap(),
             "--json",
         ])
+        .args(args)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -98,13 +70,13 @@ fn set12_scores(task: &str) -> Option<std::collections::HashMap<String, f64>> {
             )
         })
         .collect::<std::collections::HashMap<_, _>>();
-    println!("Set12 {task}: {scores:?}");
+    println!("Set12 {args:?}: {scores:?}");
     Some(scores)
 }
 
 #[test]
 fn shipped_inpainter_beats_the_harmonic_fill_on_set12() {
-    let Some(s) = set12_scores("inpaint") else {
+    let Some(s) = set12_scores(&["--task", "inpaint"]) else {
         return;
     };
     // Strokes over 10-25%: the input is ~13.6 dB, the harmonic fill ~26.6 dB.
@@ -114,7 +86,7 @@ fn shipped_inpainter_beats_the_harmonic_fill_on_set12() {
 
 #[test]
 fn shipped_deblurrer_beats_wiener_and_richardson_lucy_on_set12() {
-    let Some(s) = set12_scores("deblur") else {
+    let Some(s) = set12_scores(&["--task", "deblur"]) else {
         return;
     };
     // Gaussian blur 1.6 plus noise 2: the input is ~25.5 dB, Wiener ~28.3 dB.

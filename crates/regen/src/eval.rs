@@ -161,7 +161,7 @@ fn richardson_lucy_row(
     let t = Instant::now();
     // outs[j][i]: image i after counts[j] iterations.
     let mut outs: Vec<Vec<Image>> = vec![Vec::new(); counts.len()];
-    // Images in parallel (on the `--threads` pool): 320 iterations over BSD68 take minutes.
+    // Images in parallel (on the `--threads` pool): 160 iterations over BSD68 take minutes.
     let per_image: Vec<Vec<Image>> = inputs
         .par_iter()
         .map(|(img, _)| {

@@ -219,9 +219,7 @@ impl Corruption {
             mask: missing,
         }
     }
-}
 
-impl Corruption {
     /// Like [`Corruption::apply`] for a training patch: an inpainting mask is drawn for a
     /// `canvas` x `canvas` image and a window of the patch's size is cut from it, so that
     /// brush widths and hole sizes in small patches are those of whole photos (a mask drawn

@@ -72,7 +72,8 @@ pub struct RestoreTrainConfig {
     pub mask_canvas: usize,
     /// Start from this model's weights (a shipped name or a `.safetensors` path) instead of
     /// a random initialisation: fine-tuning, or a second schedule after a finished run.
-    /// Its network config must equal `model`.
+    /// Its network config must equal `model`, except that it may have fewer input planes
+    /// (a denoiser to start an inpainter from).
     pub init: Option<String>,
 }
 
@@ -427,7 +428,6 @@ pub fn train_restore(
     })
 }
 
-/// One batch of (corrupted, clean) patches, each `[batch, 1, patch, patch]` flattened.
 /// Loads the weights of `spec` into `model`, refusing a model of another family or network
 /// config (its tensors would not fit, or would mean something else). One difference is
 /// allowed: a network with fewer input planes, e.g. a denoiser to start an inpainting net
