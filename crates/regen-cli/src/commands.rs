@@ -72,7 +72,37 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
     if a.tile < 16 {
         return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
     }
-    let mut model = load_model(a.model.as_deref(), &a.task)?;
+    let kernel = known_blur(a.blur.as_deref(), a.blur_sigma, a.length, a.angle)?;
+    if kernel.is_some() && a.task != "deblur" {
+        return Err(Error::arg(format!(
+            "--blur, --blur-sigma and --length are for --task deblur, not {}",
+            a.task
+        ))
+        .into());
+    }
+    // A known blur picks the non-blind deblurrer unless a model is named.
+    let spec = a
+        .model
+        .as_deref()
+        .or(kernel.as_ref().map(|_| NON_BLIND_DEBLURRER));
+    let mut model = load_model(spec, &a.task)?;
+    let name = spec.unwrap_or("deblur");
+    match (model.non_blind(), &kernel) {
+        (true, None) => {
+            return Err(Error::arg(format!(
+                "--model {name}: is a non-blind deblurrer; give the blur with --blur-sigma S or --length L --angle A"
+            ))
+            .into());
+        }
+        (false, Some(_)) => {
+            return Err(Error::arg(format!(
+                "--model {name}: is a blind deblurrer and takes no kernel; leave out the blur options or use --model {NON_BLIND_DEBLURRER}"
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    model.kernel = kernel;
     let masks = match (a.task.as_str(), &a.mask) {
         ("inpaint", None) => {
             return Err(Error::arg("--task inpaint needs --mask (white = missing)").into());
@@ -112,6 +142,41 @@ fn fraction_range(flag: &str, v: &str) -> Result<(f32, f32)> {
         Some((lo, hi)) => (num(lo)?, num(hi)?),
         None => (num(v)?, num(v)?),
     })
+}
+
+/// The shipped deblurrer that is told the kernel.
+const NON_BLIND_DEBLURRER: &str = "deblur-nonblind";
+
+/// The kernel of a known blur given to `regen restore`, or `None` when no blur option is.
+fn known_blur(
+    blur: Option<&str>,
+    sigma: Option<f32>,
+    length: Option<f32>,
+    angle: f32,
+) -> Result<Option<regen::corrupt::blur::Kernel>> {
+    use regen::corrupt::blur::BlurKind;
+    let kind = match (blur, sigma, length) {
+        (None, None, None) => return Ok(None),
+        (Some(b), ..) if b != "gaussian" && b != "motion" => {
+            return Err(Error::arg(format!("--blur {b}: use gaussian or motion")).into());
+        }
+        (None | Some("gaussian"), Some(sigma), None) => BlurKind::Gaussian { sigma },
+        (None | Some("motion"), None, Some(length)) => BlurKind::Motion { length, angle },
+        (Some("gaussian"), None, _) => {
+            return Err(Error::arg("--blur gaussian needs --blur-sigma").into());
+        }
+        (Some("motion"), _, None) => {
+            return Err(Error::arg("--blur motion needs --length (and --angle)").into());
+        }
+        _ => {
+            return Err(Error::arg(
+                "give one blur: --blur-sigma (Gaussian) or --length and --angle (motion)",
+            )
+            .into());
+        }
+    };
+    kind.validate()?;
+    Ok(Some(kind.kernel(&mut regen::rng::Rng::new(0))))
 }
 
 /// The blur named by `--blur` with its parameters.
@@ -300,6 +365,9 @@ pub fn train_restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     if let Some(v) = a.seed {
         cfg.seed = v;
     }
+    if a.non_blind {
+        cfg.non_blind = true;
+    }
     if let Some(v) = a.init {
         cfg.init = Some(v);
     }
@@ -345,6 +413,13 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     damage.validate()?;
     let mut model = load_model(a.model.as_deref(), &a.task)?;
     model.ensemble = a.ensemble;
+    // Without --model, deblurring is scored for the blind and the non-blind shipped models.
+    let mut models = vec![model];
+    if a.task == "deblur" && a.model.is_none() {
+        let mut nb = load_model(Some(NON_BLIND_DEBLURRER), "deblur")?;
+        nb.ensemble = a.ensemble;
+        models.push(nb);
+    }
     let loaded = load_folder(&a.data)?;
     for e in &loaded.errors {
         eprintln!("note: skipping {e}");
@@ -357,7 +432,8 @@ pub fn eval_restore(a: EvalRestoreArgs) -> Result<ExitCode> {
         return Err(Error::bad_file(p, "smaller than 11x11 pixels, too small for SSIM").into());
     }
     let clean: Vec<Image> = loaded.images.into_iter().map(|(_, i)| i).collect();
-    let report = regen::eval::eval_restore(&model, &clean, &damage, a.seed);
+    let models: Vec<&Restorer> = models.iter().collect();
+    let report = regen::eval::eval_restore(&models, &clean, &damage, a.seed);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -60,6 +60,19 @@ struct RestoreArgs {
     /// Average over the 8 flips and rotations of each image: slightly better, 8x slower.
     #[arg(long)]
     ensemble: bool,
+    /// Deblur, when the blur is known: gaussian or motion. With a blur given, the shipped
+    /// non-blind deblurrer (`deblur-nonblind`) is the default model.
+    #[arg(long)]
+    blur: Option<String>,
+    /// Deblur: the known Gaussian blur's sigma in pixels.
+    #[arg(long, allow_hyphen_values = true)]
+    blur_sigma: Option<f32>,
+    /// Deblur: the known motion's length in pixels.
+    #[arg(long, allow_hyphen_values = true)]
+    length: Option<f32>,
+    /// Deblur: the known motion's direction in degrees.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    angle: f32,
     /// Input images, or one folder.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -387,6 +400,10 @@ struct TrainRestoreArgs {
     /// fine-tune or to train a finished run further on a new schedule.
     #[arg(long)]
     init: Option<String>,
+    /// Deblur: train a non-blind model, which is given the blur kernel at use
+    /// (`regen restore --task deblur --blur-sigma S`).
+    #[arg(long)]
+    non_blind: bool,
     #[command(flatten)]
     run: RunArgs,
 }

@@ -14,14 +14,20 @@ fn photo() -> PathBuf {
 
 /// A tiny model for `task`, trained a few steps on the fixture images.
 fn tiny_model(dir: &Path, task: &str) -> PathBuf {
-    let out = dir.join(format!("run-{task}"));
-    let o = run(&[
+    tiny_model_with(dir, task, &[])
+}
+
+/// As [`tiny_model`], with `extra` training options.
+fn tiny_model_with(dir: &Path, task: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("run-{task}{}", extra.join("")));
+    let data = fixtures().join("train");
+    let mut args = vec![
         "train",
         "restore",
         "--task",
         task,
         "--data",
-        fixtures().join("train").to_str().unwrap(),
+        data.to_str().unwrap(),
         "--width",
         "4",
         "--depth",
@@ -36,7 +42,9 @@ fn tiny_model(dir: &Path, task: &str) -> PathBuf {
         "2",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     out.join("model.safetensors")
 }
@@ -219,6 +227,85 @@ fn deblurring_runs_and_a_zero_length_motion_blur_changes_nothing() {
         out.to_str().unwrap(),
     ]);
     assert_user_error(&o, "is a deblur model, not inpaint");
+}
+
+/// A non-blind deblurrer is told the blur (`--blur-sigma`, or `--length` and `--angle`),
+/// and a missing or misplaced blur is one clear line, exit code 2.
+#[test]
+fn non_blind_deblurring_takes_the_blur_and_refuses_a_missing_one() {
+    let d = TempDir::new("non-blind");
+    let nb = tiny_model_with(d.path(), "deblur", &["--non-blind"]);
+    let blind = tiny_model(d.path(), "deblur");
+    let (nb, blind, photo) = (
+        nb.to_str().unwrap(),
+        blind.to_str().unwrap(),
+        photo().to_str().unwrap().to_string(),
+    );
+    let out = d.join("sharp.png");
+    let out = out.to_str().unwrap();
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["restore", "--task", "deblur"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[photo.as_str(), "-o", out]);
+        run(&args)
+    };
+    for blur in [
+        &["--blur-sigma", "1.6"][..],
+        &["--blur", "motion", "--length", "7", "--angle", "30"],
+    ] {
+        let o = restore(&[&["--model", nb][..], blur].concat());
+        assert!(o.status.success(), "{blur:?}: {}", stderr(&o));
+        assert_eq!(Image::load(Path::new(out)).unwrap().height, 256);
+    }
+    let o = restore(&["--model", nb]);
+    assert_user_error(
+        &o,
+        "is a non-blind deblurrer; give the blur with --blur-sigma",
+    );
+    let o = restore(&["--model", blind, "--blur-sigma", "1.6"]);
+    assert_user_error(&o, "is a blind deblurrer and takes no kernel");
+    let o = restore(&["--model", nb, "--blur", "gaussian"]);
+    assert_user_error(&o, "--blur gaussian needs --blur-sigma");
+    let o = restore(&["--model", nb, "--blur-sigma", "1", "--length", "5"]);
+    assert_user_error(&o, "give one blur");
+    let o = restore(&["--model", nb, "--blur-sigma", "-1"]);
+    assert_user_error(&o, "must be between 0 and 25 pixels");
+    let o = run(&["restore", "--blur-sigma", "1.6", photo.as_str(), "-o", out]);
+    assert_user_error(&o, "are for --task deblur, not denoise");
+    // Training one for another task is refused before any work.
+    let o = run(&[
+        "train",
+        "restore",
+        "--task",
+        "denoise",
+        "--non-blind",
+        "--data",
+        fixtures().join("train").to_str().unwrap(),
+        "--out",
+        d.join("never").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "--non-blind is for --task deblur, not denoise");
+    // eval gives the model the true kernel, as it gives the deconvolution baselines.
+    let o = run(&[
+        "eval",
+        "restore",
+        "--task",
+        "deblur",
+        "--model",
+        nb,
+        "--data",
+        fixtures().join("train").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["method"] == "regen model")
+    );
 }
 
 /// `eval restore` puts each task beside its classical baselines, which must beat the damaged

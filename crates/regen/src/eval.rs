@@ -8,7 +8,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::classical::{gaussian_filter, harmonic_fill, median_filter, richardson_lucy, wiener};
+use crate::classical::{
+    crop, gaussian_filter, harmonic_fill, median_filter, mirror_pad, richardson_lucy,
+    wiener_mirrored,
+};
 use crate::corrupt::{Corruption, Sigma};
 use crate::data::Image;
 use crate::metrics::{psnr, ssim};
@@ -72,32 +75,6 @@ fn clamped(v: Vec<f32>) -> Vec<f32> {
     v.into_iter().map(|x| x.clamp(0.0, 1.0)).collect()
 }
 
-/// `plane` extended by `r` mirrored pixels on every side; deconvolution baselines run on it
-/// so that neither the FFT's wrap-around (Wiener) nor zero padding (Richardson-Lucy) puts
-/// false edges at the border, which would handicap them unfairly.
-fn mirror_pad(plane: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    let (ph, pw) = (h + 2 * r, w + 2 * r);
-    let mut out = Vec::with_capacity(ph * pw);
-    for y in 0..ph {
-        let sy = crate::classical::mirror(y as isize - r as isize, h);
-        for x in 0..pw {
-            out.push(plane[sy * w + crate::classical::mirror(x as isize - r as isize, w)]);
-        }
-    }
-    out
-}
-
-fn crop(plane: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    let pw = w + 2 * r;
-    (0..h)
-        .flat_map(|y| {
-            plane[(y + r) * pw + r..(y + r) * pw + r + w]
-                .iter()
-                .copied()
-        })
-        .collect()
-}
-
 /// The classical baselines for `damage`, each with the parameter grid it is tuned over.
 /// Richardson-Lucy is handled apart (one run serves every iteration count).
 fn baselines(damage: &Corruption) -> Vec<(&'static str, Vec<(String, PlaneFilter)>)> {
@@ -115,11 +92,8 @@ fn baselines(damage: &Corruption) -> Vec<(&'static str, Vec<(String, PlaneFilter
                 .into_iter()
                 .map(|b| {
                     let k = k.clone();
-                    let f: PlaneFilter = Box::new(move |x, _, h, w| {
-                        let r = k.size;
-                        let out = wiener(&mirror_pad(x, h, w, r), h + 2 * r, w + 2 * r, &k, b);
-                        clamped(crop(&out, h, w, r))
-                    });
+                    let f: PlaneFilter =
+                        Box::new(move |x, _, h, w| clamped(wiener_mirrored(x, h, w, &k, b)));
                     (format!("balance {b}"), f)
                 })
                 .collect();
@@ -206,13 +180,27 @@ fn richardson_lucy_row(
 /// Damages each clean image with `damage` (image i with seed `seed + i`, then rounded to 8
 /// bits, exactly as `regen corrupt --seed seed` writes them), and scores every method on
 /// the result.
-pub fn eval_restore(model: &Restorer, clean: &[Image], damage: &Corruption, seed: u64) -> Report {
-    let inputs: Vec<(Image, Option<Vec<f32>>)> = clean
+/// A non-blind deblurring model is given each image's true kernel, as the deconvolution
+/// baselines are; a blind one is not. The first model's row is `regen model`, a non-blind
+/// one's `regen non-blind`.
+pub fn eval_restore(
+    models: &[&Restorer],
+    clean: &[Image],
+    damage: &Corruption,
+    seed: u64,
+) -> Report {
+    let corrupted: Vec<_> = clean
         .iter()
         .enumerate()
-        .map(|(i, img)| {
-            let c = damage.apply(img, seed.wrapping_add(i as u64));
-            (c.image.quantized_8bit(), c.mask.map(|m| m.data))
+        .map(|(i, img)| damage.apply(img, seed.wrapping_add(i as u64)))
+        .collect();
+    let inputs: Vec<(Image, Option<Vec<f32>>)> = corrupted
+        .iter()
+        .map(|c| {
+            (
+                c.image.quantized_8bit(),
+                c.mask.as_ref().map(|m| m.data.clone()),
+            )
         })
         .collect();
     let damaged: Vec<Image> = inputs.iter().map(|(i, _)| i.clone()).collect();
@@ -248,24 +236,39 @@ pub fn eval_restore(model: &Restorer, clean: &[Image], damage: &Corruption, seed
     }
     rows.extend(richardson_lucy_row(damage, &inputs, clean));
 
-    let t = Instant::now();
-    let outs: Vec<Image> = inputs
-        .iter()
-        .map(|(n, m)| model.restore_masked(n, m.as_deref()))
-        .collect();
-    let secs = t.elapsed().as_secs_f64();
-    let (p, s) = score(&outs, clean);
-    rows.push(Row {
-        method: "regen model".into(),
-        param: if model.ensemble {
-            format!("{} x8", model.card.task)
+    for (i, model) in models.iter().enumerate() {
+        let t = Instant::now();
+        let outs: Vec<Image> = inputs
+            .iter()
+            .zip(&corrupted)
+            .map(|((n, m), c)| {
+                let kernel = if model.non_blind() {
+                    c.kernel.as_ref()
+                } else {
+                    None
+                };
+                model.restore_with(n, m.as_deref(), kernel)
+            })
+            .collect();
+        let secs = t.elapsed().as_secs_f64();
+        let (p, s) = score(&outs, clean);
+        let method = if model.non_blind() && i > 0 {
+            "regen non-blind"
         } else {
-            model.card.task.clone()
-        },
-        psnr: p,
-        ssim: s,
-        seconds: secs,
-    });
+            "regen model"
+        };
+        rows.push(Row {
+            method: method.into(),
+            param: if model.ensemble {
+                format!("{} x8", model.card.task)
+            } else {
+                model.card.task.clone()
+            },
+            psnr: p,
+            ssim: s,
+            seconds: secs,
+        });
+    }
     let (sigma, words) = match damage {
         Corruption::Gaussian {
             sigma: Sigma::Fixed(s),

@@ -63,6 +63,19 @@ pub fn wiener(plane: &[f32], h: usize, w: usize, psf: &Kernel, balance: f64) -> 
     y.iter().map(|v| (v.re / n) as f32).collect()
 }
 
+/// [`wiener`] on `plane` extended by the kernel's side in mirrored pixels, cropped back: no
+/// false edges at the border from the FFT's wrap-around. Not clamped.
+pub fn wiener_mirrored(plane: &[f32], h: usize, w: usize, psf: &Kernel, balance: f64) -> Vec<f32> {
+    let r = psf.size;
+    let padded = super::mirror_pad(plane, h, w, r);
+    super::crop(
+        &wiener(&padded, h + 2 * r, w + 2 * r, psf, balance),
+        h,
+        w,
+        r,
+    )
+}
+
 /// `scipy.signal.convolve(x, k, mode='same')`: zero outside the image, odd kernels.
 fn convolve_same(x: &[f64], h: usize, w: usize, k: &[f64], ks: usize) -> Vec<f64> {
     let r = (ks / 2) as isize;

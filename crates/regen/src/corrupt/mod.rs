@@ -110,6 +110,8 @@ pub struct Corrupted {
     pub image: Image,
     /// 1 where a pixel is missing (inpainting); `None` for noise.
     pub mask: Option<Image>,
+    /// The blur kernel used (blur), which a non-blind deblurring model is given.
+    pub kernel: Option<blur::Kernel>,
 }
 
 impl Corruption {
@@ -175,7 +177,7 @@ impl Corruption {
         let (h, w) = (image.height, image.width);
         let n = h * w;
         let data = &mut out.data[..image.color_channels() * n];
-        let mut missing = None;
+        let (mut missing, mut kernel) = (None, None);
         match self {
             Corruption::Gaussian { sigma } => {
                 let s = sigma.draw(&mut rng) / 255.0;
@@ -212,11 +214,13 @@ impl Corruption {
                         *v = (bv + s * rng.normal() as f32).clamp(0.0, 1.0);
                     }
                 }
+                kernel = Some(k);
             }
         }
         Corrupted {
             image: out,
             mask: missing,
+            kernel,
         }
     }
 
@@ -255,6 +259,7 @@ impl Corruption {
         Corrupted {
             image: out,
             mask: Some(Image::gray(h, w, m)),
+            kernel: None,
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct RestoreTrainConfig {
     /// Its network config must equal `model`, except that it may have fewer input planes
     /// (a denoiser to start an inpainter from).
     pub init: Option<String>,
+    /// Deblurring: a non-blind model, given the blur kernel (it sees the image's Wiener
+    /// deconvolution with it beside the blurred image).
+    pub non_blind: bool,
 }
 
 fn default_model() -> RestoreConfig {
@@ -108,6 +111,7 @@ impl Default for RestoreTrainConfig {
             quantize: true,
             mask_canvas: 256,
             init: None,
+            non_blind: false,
         }
     }
 }
@@ -160,6 +164,12 @@ impl RestoreTrainConfig {
                 self.task,
                 self.corruption.task(),
                 self.corruption
+            )));
+        }
+        if self.non_blind && self.task != "deblur" {
+            return Err(Error::arg(format!(
+                "--non-blind is for --task deblur, not {}",
+                self.task
             )));
         }
         self.corruption.validate()?;
@@ -259,8 +269,10 @@ pub fn train_restore(
 ) -> Result<TrainSummary> {
     cfg.validate()?;
     let mut cfg = cfg.clone();
-    // Inpainting networks see the pre-filled image and the mask.
-    cfg.model.in_channels = if cfg.task == "inpaint" { 2 } else { 1 };
+    // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
+    // the Wiener estimate and the blurred image.
+    let two = cfg.task == "inpaint" || (cfg.task == "deblur" && cfg.non_blind);
+    cfg.model.in_channels = if two { 2 } else { 1 };
     let cfg = &cfg;
     let mut run = RunDir::open(out, resume)?;
     let all = load_gray_images(&cfg.data)?;
@@ -525,7 +537,16 @@ fn make_batch(
             c.image
         };
         let mask = c.mask.map(|m| m.data);
-        for plane in model_inputs(cfg.model.in_channels, &damaged.data, mask.as_deref(), p, p) {
+        let planes = model_inputs(
+            &cfg.model,
+            &cfg.task,
+            &damaged.data,
+            mask.as_deref(),
+            c.kernel.as_ref(),
+            p,
+            p,
+        );
+        for plane in planes {
             input.extend(plane);
         }
         clean.extend_from_slice(&patch.data);
@@ -550,7 +571,8 @@ pub fn validate(
         let c = corruption.apply(img, seed.wrapping_add(i as u64));
         let damaged = c.image.quantized_8bit();
         let mask = c.mask.map(|m| m.data);
-        let out = r.restore_plane_masked(&damaged.data, mask.as_deref(), img.height, img.width);
+        let (h, w) = (img.height, img.width);
+        let out = r.restore_plane_with(&damaged.data, mask.as_deref(), c.kernel.as_ref(), h, w);
         tp += psnr(&out, &img.data);
         ts += ssim(&out, &img.data, img.height, img.width);
     }
