@@ -38,6 +38,12 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/deblur.safetensors"),
     },
     Shipped {
+        name: "deblur-nonblind",
+        family: "restore",
+        task: "deblur",
+        bytes: include_bytes!("../../../models/deblur-nonblind.safetensors"),
+    },
+    Shipped {
         name: "vae-fashion",
         family: "vae",
         task: "generate",

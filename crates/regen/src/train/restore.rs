@@ -270,7 +270,7 @@ pub fn train_restore(
     cfg.validate()?;
     let mut cfg = cfg.clone();
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
-    // the Wiener estimate and the blurred image.
+    // the blurred image and its Wiener estimate.
     let two = cfg.task == "inpaint" || (cfg.task == "deblur" && cfg.non_blind);
     cfg.model.in_channels = if two { 2 } else { 1 };
     let cfg = &cfg;
