@@ -184,21 +184,7 @@ fn shipped_deblurrer_sharpens_a_soft_photo() {
     let d = TempDir::new("shipped-deblur");
     let clean = fixtures().join("photos/clean-256.png");
     let (soft, out) = (d.join("soft.png"), d.join("sharp.png"));
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "deblur",
-        "--blur-sigma",
-        "1.6",
-        "--sigma",
-        "2",
-        "--seed",
-        "0",
-        clean.to_str().unwrap(),
-        "-o",
-        soft.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    blur_like_the_test_sets(&clean, &soft);
     let o = run(&[
         "restore",
         "--task",
@@ -225,19 +211,7 @@ fn a_known_blur_picks_the_shipped_non_blind_deblurrer() {
     let d = TempDir::new("shipped-non-blind");
     let clean = fixtures().join("photos/clean-256.png");
     let (soft, blind, known) = (d.join("soft.png"), d.join("blind.png"), d.join("known.png"));
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "deblur",
-        "--blur-sigma",
-        "1.6",
-        "--sigma",
-        "2",
-        clean.to_str().unwrap(),
-        "-o",
-        soft.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    blur_like_the_test_sets(&clean, &soft);
     for (out, extra) in [(&blind, &[][..]), (&known, &["--blur-sigma", "1.6"][..])] {
         let mut args = vec!["restore", "--task", "deblur"];
         args.extend_from_slice(extra);
@@ -254,4 +228,24 @@ fn a_known_blur_picks_the_shipped_non_blind_deblurrer() {
         pk > pb && pk > 27.70 + 1.0,
         "blind {pb:.2} dB, non-blind {pk:.2} dB"
     );
+}
+
+/// `regen corrupt` of `clean` into `soft` with the test sets' deblurring damage: Gaussian
+/// blur sigma 1.6 plus noise sigma 2, seed 0.
+fn blur_like_the_test_sets(clean: &std::path::Path, soft: &std::path::Path) {
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "deblur",
+        "--blur-sigma",
+        "1.6",
+        "--sigma",
+        "2",
+        "--seed",
+        "0",
+        clean.to_str().unwrap(),
+        "-o",
+        soft.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
