@@ -312,7 +312,10 @@ pub fn train_gan_on(
             .init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_momentum(Some(
-                burn::optim::momentum::MomentumConfig::new().with_momentum(cfg.momentum),
+                // No dampening, as PyTorch's and the seed's SGD (burn defaults to 0.1).
+                burn::optim::momentum::MomentumConfig::new()
+                    .with_momentum(cfg.momentum)
+                    .with_dampening(0.0),
             ))
             .init(),
     };
