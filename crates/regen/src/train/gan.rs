@@ -121,6 +121,21 @@ pub struct GanPair {
 }
 
 impl GanPair {
+    /// Fresh networks for `model` (the generator drawn first), with a moving average of the
+    /// generator if `ema`.
+    fn init(model: &GanConfig, ema: bool, device: &Device) -> Self {
+        let g = model.init_generator(device);
+        // Parameters start lazy, and a clone shares the lazy cell: marking the clone no-grad
+        // would freeze the original too. Materialise them first.
+        g.visit(&mut Materialise);
+        let ema = ema.then(|| g.clone().no_grad());
+        GanPair {
+            d: model.init_discriminator(device),
+            g,
+            ema,
+        }
+    }
+
     /// The generator to sample from: the moving average if kept.
     pub fn sampler(&self) -> &GanGenerator {
         self.ema.as_ref().unwrap_or(&self.g)
@@ -367,16 +382,7 @@ pub fn train_gan_on(
     let device = crate::device::train_device();
     device.seed(cfg.seed);
     let k = cfg.model.classes;
-    let g = cfg.model.init_generator(&device);
-    // Parameters start lazy, and a clone shares the lazy cell: marking the clone no-grad
-    // would freeze the original too. Materialise them first.
-    g.visit(&mut Materialise);
-    let ema = (cfg.ema > 0.0).then(|| g.clone().no_grad());
-    let mut pair = GanPair {
-        d: cfg.model.init_discriminator(&device),
-        g,
-        ema,
-    };
+    let mut pair = GanPair::init(&cfg.model, cfg.ema > 0.0, &device);
     let optim: ModuleOptimizer = match cfg.optimizer {
         OptimizerKind::Adam => AdamConfig::new()
             .with_beta_1(cfg.beta1 as f32)
@@ -668,11 +674,7 @@ mod tests {
             .with_latent(4)
             .with_g_width(4)
             .with_d_width(4);
-        let g = model.init_generator(&device);
-        g.visit(&mut Materialise);
-        let ema = Some(g.clone().no_grad());
-        let d = model.init_discriminator(&device);
-        let mut pair = GanPair { g, d, ema };
+        let mut pair = GanPair::init(&model, true, &device);
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gan-step.safetensors");
         let bytes = checkpoint::read_file(&path).unwrap();
