@@ -92,7 +92,7 @@ def dihedral(x, t):
 
 def restore(net, img, mask, multiple, iters=3000):
     """Whole-image inference as regen's Restorer (no tiling): pre-fill, reflect-pad to a
-    multiple of 8, run, crop, copy known pixels, clamp."""
+    multiple of 2^depth, run, crop, copy known pixels, clamp."""
     u = torch.from_numpy(img).to(dev)[None, None]
     m = torch.from_numpy(mask).to(dev)[None, None]
     u = u * (1 - m)
