@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_twin import Block, EncDec  # noqa: E402
+from torch_twin import EncDec  # noqa: E402
 
 dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 CROSS = torch.tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32).view(1, 1, 3, 3)
@@ -67,12 +67,6 @@ def harmonic_fill(u, m, iters):
         p = r + (rr_new / rr.clamp(min=1e-30)) * p
         rr = rr_new
     return u * known + x * m, float(rr.max().sqrt())
-
-
-def make_net(width, depth):
-    net = EncDec(width, depth)
-    net.head = Block(2, width, 2)
-    return net
 
 
 def load_regen(net, path):
@@ -115,8 +109,9 @@ def evaluate(net, data, sets, cache, multiple):
     net.eval()
     out = {}
     for s in sets:
-        names, clean = load_dir(os.path.join(data, s)) if s not in cache else cache[s]
-        cache[s] = (names, clean)
+        if s not in cache:
+            cache[s] = load_dir(os.path.join(data, s))
+        names, clean = cache[s]
         hp, npsnr, worst = [], [], 0.0
         for n, c in zip(names, clean):
             holes = np.asarray(Image.open(os.path.join(data, "th_" + s, n)).convert("L"), np.float32) / 255
@@ -135,7 +130,7 @@ def main():
     seconds, width, depth, lr = float(seconds), int(width), int(depth), float(lr)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    net = make_net(width, depth).to(dev)
+    net = EncDec(width, depth, in_ch=2).to(dev)  # planes: pre-fill, mask
     if init != "-":
         load_regen(net, init)
     cache = {}

@@ -24,10 +24,10 @@ class Block(nn.Module):
 
 
 class EncDec(nn.Module):
-    def __init__(self, width=32, depth=3, n=2, skips=True):
+    def __init__(self, width=32, depth=3, n=2, skips=True, in_ch=1):
         super().__init__()
         ch = lambda i: width << i
-        self.head = Block(1, ch(0), n)
+        self.head = Block(in_ch, ch(0), n)
         self.down = nn.ModuleList([nn.Conv2d(ch(i), ch(i + 1), 3, stride=2, padding=1) for i in range(depth)])
         self.enc = nn.ModuleList([Block(ch(i + 1), ch(i + 1), n) for i in range(depth)])
         self.up = nn.ModuleList([nn.ConvTranspose2d(ch(i + 1), ch(i), 2, stride=2) for i in range(depth)])
