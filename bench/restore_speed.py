@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -30,6 +31,24 @@ def ensure_venv():
         subprocess.check_call([PY, "-m", "pip", "install", "-q", "torch", "numpy"])
 
 
+def idle_report(seconds=2.0):
+    """How busy the CPU was over the last `seconds`, from /proc/stat: a busy core slows
+    PyTorch's threads far more than regen's, so a ratio measured beside other work flatters
+    regen."""
+
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    i0, t0 = snap()
+    time.sleep(seconds)
+    i1, t1 = snap()
+    busy = 1.0 - (i1 - i0) / max(1, t1 - t0)
+    verdict = "idle" if busy < 0.1 else "NOT idle: the ratios below flatter regen"
+    return f"CPU before timing: {100 * busy:.0f}% busy over {seconds:.0f} s ({verdict})"
+
+
 def run(cmd, env):
     out = subprocess.check_output(cmd, env=env, cwd=ROOT, text=True)
     return json.loads(out.strip().splitlines()[-1])
@@ -39,6 +58,7 @@ def main():
     ensure_venv()
     subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "regen-bench"], cwd=ROOT)
     env = dict(os.environ, RAYON_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    print(idle_report())
     rows = []
     for label, arch, w, d, b, p in NETS:
         args = [arch, str(w), str(d), str(b), str(p), str(STEPS), str(SIZE), str(REPS)]

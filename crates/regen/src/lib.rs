@@ -10,6 +10,7 @@ pub mod classical;
 pub mod corrupt;
 pub mod data;
 pub mod device;
+pub mod engine;
 mod error;
 pub mod eval;
 pub mod eval_generate;

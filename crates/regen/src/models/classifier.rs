@@ -3,10 +3,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+use crate::engine::Act;
+use crate::engine::nn::{Conv2d, Conv2dConfig};
 
 /// Shape of the classifier.
 #[derive(Config, Debug)]
@@ -43,7 +45,7 @@ impl ClassifierConfig {
         let conv = |cin, cout| {
             Conv2dConfig::new([cin, cout], [3, 3])
                 .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_padding([1, 1])
                 .init(device)
         };
         let flat = 2 * self.width * (self.size / 4) * (self.size / 4);
@@ -59,8 +61,8 @@ impl ClassifierConfig {
 impl Classifier {
     /// Images `[b, c, s, s]` in [0, 1] -> features `[b, features]` (after ReLU).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let h = relu(self.conv1.forward(x)); // [b, w, s/2, s/2]
-        let h = relu(self.conv2.forward(h)); // [b, 2w, s/4, s/4]
+        let h = self.conv1.forward_act(x, Act::Relu); // [b, w, s/2, s/2]
+        let h = self.conv2.forward_act(h, Act::Relu); // [b, 2w, s/4, s/4]
         relu(self.feat.forward(h.flatten(1, 3))) // [b, features]
     }
 

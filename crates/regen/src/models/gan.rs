@@ -13,12 +13,13 @@
 
 use burn::config::Config;
 use burn::module::{Module, RunningState};
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
-use burn::tensor::module::{conv_transpose2d, conv2d, linear};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::module::linear;
 use burn::tensor::{Device, Distribution, Tensor};
+
+use crate::engine::nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use crate::engine::{Act, conv_transpose2d};
 
 /// Shape of a GAN (generator and discriminator).
 #[derive(Config, Debug)]
@@ -129,7 +130,7 @@ impl GanConfig {
                 };
                 let conv = Conv2dConfig::new([cin, self.d_width << i], [4, 4])
                     .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_padding([1, 1])
                     .with_initializer(dcgan_init())
                     .init(device);
                 SnConv2d::new(conv, sn, device)
@@ -223,7 +224,7 @@ impl GanDiscriminator {
     pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
         let mut h = x;
         for conv in &self.convs {
-            h = leaky_relu(conv.forward(h), 0.2); // side halves
+            h = conv.forward_act(h, Act::LeakyRelu(0.2)); // side halves
         }
         let h: Tensor<2> = h.flatten(1, 3); // [b, feat]
         let out = self.head.forward(h.clone()); // [b, 1]
@@ -270,12 +271,7 @@ impl GanDiscriminator {
         let mut g: Tensor<4> = g.reshape(dims);
         for (a, w) in layers.into_iter().rev() {
             let slope = a.detach().greater_elem(0.0).float() * 0.8 + 0.2;
-            g = conv_transpose2d(
-                g * slope,
-                w,
-                None,
-                ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
-            );
+            g = conv_transpose2d(g * slope, w, None, [2, 2], [1, 1], [0, 0], Act::None);
         }
         (out, g)
     }
@@ -322,9 +318,9 @@ impl SnConv2d {
         }
     }
 
-    /// `[b, cin, h, w]` -> `[b, cout, h / 2, w / 2]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.apply(x, self.weight())
+    /// `[b, cin, h, w]` -> `act(conv(x))`, `[b, cout, h / 2, w / 2]`.
+    pub fn forward_act(&self, x: Tensor<4>, act: Act) -> Tensor<4> {
+        self.conv.forward_with(x, self.weight(), act)
     }
 
     /// The weight in use: spectrally normalised if asked (one power iteration when training).
@@ -340,8 +336,7 @@ impl SnConv2d {
     }
 
     fn apply(&self, x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
-        let bias = self.conv.bias.as_ref().map(|b| b.val());
-        conv2d(x, w, bias, ConvOptions::new([2, 2], [1, 1], [1, 1], 1))
+        self.conv.forward_with(x, w, Act::None)
     }
 }
 

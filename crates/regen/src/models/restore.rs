@@ -12,11 +12,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::engine::Act;
+use crate::engine::nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 
 /// Which network family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub struct RestoreConfig {
 
 fn conv3(cin: usize, cout: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_padding([1, 1])
         .init(device)
 }
 
@@ -77,7 +77,7 @@ impl Block {
     /// `[b, cin, h, w]` -> `[b, cout, h, w]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for c in &self.convs {
-            x = relu(c.forward(x));
+            x = c.forward_act(x, Act::Relu);
         }
         x
     }
@@ -103,7 +103,7 @@ impl EncDec {
             .map(|i| {
                 Conv2dConfig::new([ch(i), ch(i + 1)], [3, 3])
                     .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_padding([1, 1])
                     .init(device)
             })
             .collect();
@@ -138,10 +138,10 @@ impl EncDec {
         let mut feats = Vec::with_capacity(self.down.len());
         for (down, enc) in self.down.iter().zip(&self.enc) {
             feats.push(x.clone());
-            x = enc.forward(relu(down.forward(x))); // [b, 2^(i+1) w, h / 2^(i+1), ..]
+            x = enc.forward(down.forward_act(x, Act::Relu)); // [b, 2^(i+1) w, h / 2^(i+1), ..]
         }
         for i in (0..self.up.len()).rev() {
-            x = relu(self.up[i].forward(x)); // [b, 2^i w, h / 2^i, ..]
+            x = self.up[i].forward_act(x, Act::Relu); // [b, 2^i w, h / 2^i, ..]
             let skip = feats.pop().expect("one feature map per level");
             if self.skips {
                 x = Tensor::cat(vec![x, skip], 1); // [b, 2^(i+1) w, ..]

@@ -9,11 +9,13 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::engine::Act;
+use crate::engine::nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 
 /// How pixels are modelled given z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +95,7 @@ impl VaeConfig {
                 };
                 Conv2dConfig::new([cin, ch(i)], [3, 3])
                     .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_padding([1, 1])
                     .init(device)
             })
             .collect();
@@ -155,7 +157,7 @@ impl Vae {
             None => x,
         };
         for conv in &self.enc {
-            h = relu(conv.forward(h)); // [b, width * 2^i, s / 2^(i+1), ..]
+            h = conv.forward_act(h, Act::Relu); // [b, width * 2^i, s / 2^(i+1), ..]
         }
         let mut h: Tensor<2> = h.flatten(1, 3); // [b, feat]
         if let Some(y) = labels {
@@ -176,10 +178,9 @@ impl Vae {
         let mut h = relu(self.dec_in.forward(z)).reshape([b, top, coarse, coarse]);
         let last = self.dec.len() - 1;
         for (i, deconv) in self.dec.iter().enumerate() {
-            h = deconv.forward(h); // side doubles
-            if i < last {
-                h = relu(h);
-            }
+            // Side doubles; ReLU between layers, logits out of the last.
+            let act = if i < last { Act::Relu } else { Act::None };
+            h = deconv.forward_act(h, act);
         }
         h
     }

@@ -1,0 +1,229 @@
+//! regen's convolutions as a burn backend extension: one operation, [`ConvBackend::regen_conv`],
+//! implemented for burn-flex (the kernels of [`super::kernels`] on the tensors' `f32` storage,
+//! no copy when it is contiguous) and for autodiff over flex (the same forward, and a backward
+//! step of regen's own: input, weight and bias gradients from the same kernels).
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension};
+use burn::tensor::{Shape, TensorData};
+
+use super::kernels::{self, Act, Geom, Kernel};
+
+/// What a convolution does besides its tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvSpec {
+    /// Stride `[height, width]`.
+    pub stride: [usize; 2],
+    /// Symmetric zero padding `[height, width]`.
+    pub padding: [usize; 2],
+    /// Transposed convolutions only: rows and columns added at the bottom and right of the
+    /// output (less than the stride), as in PyTorch's `output_padding`.
+    pub out_padding: [usize; 2],
+    /// A transposed convolution (weight `[in, out, kh, kw]`) rather than a plain one
+    /// (weight `[out, in, kh, kw]`).
+    pub transposed: bool,
+    /// Whether the bias tensor is used; without it the bias argument is ignored.
+    pub bias: bool,
+    /// Activation applied to the output in the same pass.
+    pub act: Act,
+    /// Kernel choice for 3x3 stride-1 shapes.
+    pub kernel: Kernel,
+}
+
+impl ConvSpec {
+    /// The geometry of the plain convolution this operation computes or transposes, and the
+    /// output shape, from the input and weight shapes.
+    pub fn geometry(&self, x: &Shape, w: &Shape) -> (Geom, [usize; 4]) {
+        let (x, w) = (x.as_slice(), w.as_slice());
+        assert!(
+            x.len() == 4 && w.len() == 4,
+            "regen_conv: 4-D tensors expected"
+        );
+        let ks = [w[2], w[3]];
+        if self.transposed {
+            assert_eq!(x[1], w[0], "transposed conv: input channels vs weight");
+            let side =
+                |d: usize| (x[2 + d].max(1) - 1) * self.stride[d] + ks[d] + self.out_padding[d];
+            let (oh, ow) = (side(0), side(1));
+            assert!(
+                oh > 2 * self.padding[0] && ow > 2 * self.padding[1],
+                "transposed conv: padding leaves no output"
+            );
+            let (oh, ow) = (oh - 2 * self.padding[0], ow - 2 * self.padding[1]);
+            let g = Geom::new([x[0], w[1], oh, ow], w[0], ks, self.stride, self.padding)
+                .expect("transposed conv geometry");
+            assert_eq!(
+                (g.oh, g.ow),
+                (x[2], x[3]),
+                "transposed conv: output padding too large"
+            );
+            (g, [x[0], w[1], oh, ow])
+        } else {
+            assert_eq!(x[1], w[1], "conv: input channels vs weight");
+            let g = Geom::new(
+                [x[0], x[1], x[2], x[3]],
+                w[0],
+                ks,
+                self.stride,
+                self.padding,
+            )
+            .expect("conv: kernel larger than the padded input");
+            let out = [g.n, g.k, g.oh, g.ow];
+            (g, out)
+        }
+    }
+}
+
+/// regen's convolution as a backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait ConvBackend: Backend {
+    /// A 2-D convolution (or transposed convolution) with bias and a fused activation.
+    /// `x` `[n, c, h, w]`; `weight` `[k, c, kh, kw]` (transposed: `[c, k, kh, kw]`); `bias`
+    /// `[k]`, read only if `spec.bias`. Returns `[n, k, oh, ow]`.
+    fn regen_conv(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        spec: ConvSpec,
+    ) -> FloatTensor<Self>;
+}
+
+/// The tensor's values in row-major order, copied only if its layout is not already so.
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+fn tensor(v: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(v, shape))
+}
+
+impl ConvBackend for Flex {
+    fn regen_conv(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        spec: ConvSpec,
+    ) -> FlexTensor {
+        let (g, out) = spec.geometry(&x.shape(), &weight.shape());
+        let (x, w) = (contiguous(x), contiguous(weight));
+        let bias = spec.bias.then(|| contiguous(bias));
+        let b = bias.as_ref().map(values);
+        let y = if spec.transposed {
+            kernels::conv_transpose_forward(&g, values(&x), values(&w), b, spec.act, spec.kernel)
+        } else {
+            kernels::conv_forward(&g, values(&x), values(&w), b, spec.act, spec.kernel)
+        };
+        tensor(y, out)
+    }
+}
+
+/// The backward step: gradients of the input, the weight and the bias.
+#[derive(Debug)]
+struct ConvBackward;
+
+/// Node ids of the input and weight, the output when an activation was fused (its
+/// derivative is read from it), and the spec.
+type ConvState = (NodeId, NodeId, Option<FlexTensor>, ConvSpec);
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = ConvState;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let (x_id, w_id, out, spec) = ops.state;
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
+        let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
+        let w = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(w_id));
+        let (g, _) = spec.geometry(&x.shape(), &w.shape());
+        let masked;
+        let dy: &[f32] = match &out {
+            Some(out) => {
+                let out = contiguous(out.clone());
+                masked = kernels::through_act(values(&grad).to_vec(), values(&out), spec.act);
+                &masked
+            }
+            None => values(&grad),
+        };
+        let (xs, ws) = (x.shape(), w.shape());
+        let dims = |s: &Shape| -> [usize; 4] { s.as_slice().try_into().expect("4-D") };
+        if spec.transposed {
+            // x is the plain convolution's output side, dy its input side.
+            if let Some(node) = node_x {
+                let dx = kernels::conv_forward(&g, dy, values(&w), None, Act::None, spec.kernel);
+                grads.register::<Flex>(node.id, tensor(dx, dims(&xs)));
+            }
+            if let Some(node) = node_w {
+                let dw = kernels::conv_backward_weight(&g, dy, values(&x), spec.kernel);
+                grads.register::<Flex>(node.id, tensor(dw, dims(&ws)));
+            }
+            if let Some(node) = node_b {
+                let db = kernels::bias_grad(dy, g.n, g.c, g.hw());
+                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [g.c])));
+            }
+        } else {
+            if let Some(node) = node_x {
+                let dx = kernels::conv_backward_data(&g, dy, values(&w), spec.kernel);
+                grads.register::<Flex>(node.id, tensor(dx, dims(&xs)));
+            }
+            if let Some(node) = node_w {
+                let dw = kernels::conv_backward_weight(&g, values(&x), dy, spec.kernel);
+                grads.register::<Flex>(node.id, tensor(dw, dims(&ws)));
+            }
+            if let Some(node) = node_b {
+                let db = kernels::bias_grad(dy, g.n, g.k, g.p());
+                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [g.k])));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
+    fn regen_conv(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        spec: ConvSpec,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let w_id = prep.checkpoint(&weight);
+                let out = Flex::regen_conv(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    spec,
+                );
+                let kept = (spec.act != Act::None).then(|| out.clone());
+                prep.finish((x_id, w_id, kept, spec), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::regen_conv(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                spec,
+            )),
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! Matrix products, and the one place regen uses `unsafe`: the `gemm` crate's product takes
+//! raw pointers and strides, and regen's own small-product kernel is compiled for AVX-512
+//! and AVX2 and chosen at run time, which Rust only lets safe code call through `unsafe`
+//! once the CPU has been checked. Everything outside this module sees safe functions whose
+//! matrices are slices with checked extents.
+
+#![allow(unsafe_code)]
+
+use std::sync::OnceLock;
+
+/// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    /// The storage the view reads.
+    pub data: &'a [f32],
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Distance between consecutive rows.
+    pub rs: usize,
+    /// Distance between consecutive columns.
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major `rows x cols` matrix with row stride `rs`.
+    pub fn rows(data: &'a [f32], rows: usize, cols: usize, rs: usize) -> Mat<'a> {
+        Mat {
+            data,
+            rows,
+            cols,
+            rs,
+            cs: 1,
+        }
+    }
+
+    /// The transpose (a view, nothing moves).
+    pub fn t(self) -> Mat<'a> {
+        Mat {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst = lhs * rhs` (or `dst += lhs * rhs` with `accumulate`), where `dst` is row-major
+/// `lhs.rows x rhs.cols` with row stride `dst_rs`. `threads > 1` lets `gemm` split the
+/// product over the rayon pool; kernels that already run in parallel pass 1.
+///
+/// Panics if a view reaches past its slice or the shapes disagree.
+pub fn gemm(
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "gemm: inner dimensions differ");
+    assert!(lhs.fits() && rhs.fits(), "gemm: operand view out of bounds");
+    assert!(
+        m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len(),
+        "gemm: destination view out of bounds"
+    );
+    assert!(n <= dst_rs || m <= 1, "gemm: destination rows overlap");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above check that every element the product reads, `(i, j)` of each
+    // view for i < rows and j < cols, lies inside its slice, and that every element written,
+    // `dst[i * dst_rs + j]` for i < m and j < n, lies inside `dst`, whose rows do not overlap.
+    // `dst` is borrowed mutably, so it cannot alias the shared operand slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// The instruction set regen's own kernels run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F with FMA: 16 lanes.
+    Avx512,
+    /// AVX2 with FMA: 8 lanes.
+    Avx2,
+    /// Whatever the compiler makes of plain Rust for the build's target (SSE2 on x86-64).
+    Portable,
+}
+
+impl Isa {
+    /// The best the CPU offers, unless `REGEN_SIMD=portable` asks for the portable path.
+    pub fn current() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            if std::env::var("REGEN_SIMD").as_deref() == Ok("portable") {
+                return Isa::Portable;
+            }
+            Isa::available().into_iter().next().unwrap_or(Isa::Portable)
+        })
+    }
+
+    /// Every instruction set this CPU can run, best first (always ends with `Portable`).
+    pub fn available() -> Vec<Isa> {
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                v.push(Isa::Avx512);
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                v.push(Isa::Avx2);
+            }
+        }
+        v.push(Isa::Portable);
+        v
+    }
+}
+
+/// A computation compiled once for each instruction set: [`simd`] runs it in a function
+/// built for AVX-512, AVX2 or the plain target. `run` must be `#[inline(always)]` (and call
+/// only `#[inline(always)]` helpers) so that its body is compiled with those features.
+pub trait Simd {
+    /// What the computation returns.
+    type Output;
+    /// The computation.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `op` compiled for `isa`, which must be one of [`Isa::available`].
+pub fn simd<S: Simd>(isa: Isa, op: S) -> S::Output {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"));
+            // SAFETY: the CPU was just checked to have the features `run_avx512` is compiled
+            // for; `op` is safe Rust.
+            unsafe { run_avx512(op) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+            // SAFETY: as above, for AVX2 and FMA.
+            unsafe { run_avx2(op) }
+        }
+        _ => op.run(),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn run_avx512<S: Simd>(op: S) -> S::Output {
+    op.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2<S: Simd>(op: S) -> S::Output {
+    op.run()
+}
+
+/// `dst[i * dst_rs + j] = sum_l a[l * lda + i] * b[l * ldb + j]` for `i < m`, `j < n`,
+/// `l < k`: a product whose left factor is stored transposed. Made for the many small
+/// products of a Winograd convolution (`k` = channels, `n` = a block of tiles), where a
+/// general `gemm` spends more time packing its operands than multiplying them. `isa` must be
+/// one of [`Isa::available`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn(
+    isa: Isa,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    [m, n, k]: [usize; 3],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        m <= lda && n <= ldb && n <= dst_rs,
+        "gemm_tn: leading dimensions"
+    );
+    assert!(
+        k == 0 || (k - 1) * lda + m <= a.len(),
+        "gemm_tn: left factor out of bounds"
+    );
+    assert!(
+        k == 0 || (k - 1) * ldb + n <= b.len(),
+        "gemm_tn: right factor out of bounds"
+    );
+    assert!(
+        (m - 1) * dst_rs + n <= dst.len(),
+        "gemm_tn: destination out of bounds"
+    );
+    let f = Factors {
+        a,
+        lda,
+        b,
+        ldb,
+        m,
+        n,
+        k,
+    };
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"));
+            // SAFETY: the CPU was just checked to have AVX-512F and FMA, the features the
+            // function is compiled for; its body is safe Rust with checked indexing.
+            unsafe { tn_avx512(dst, dst_rs, &f) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+            // SAFETY: as above, for AVX2 and FMA.
+            unsafe { tn_avx2(dst, dst_rs, &f) }
+        }
+        _ => tn_generic(dst, dst_rs, &f, 0..m, 0..n),
+    }
+}
+
+/// The read-only side of [`gemm_tn`].
+struct Factors<'a> {
+    a: &'a [f32],
+    lda: usize,
+    b: &'a [f32],
+    ldb: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn tn_avx512(dst: &mut [f32], dst_rs: usize, f: &Factors<'_>) {
+    let mut i0 = 0;
+    while i0 + 4 <= f.m {
+        let j_end = tn_avx512_rows::<4>(dst, dst_rs, f, i0);
+        tn_generic(dst, dst_rs, f, i0..i0 + 4, j_end..f.n);
+        i0 += 4;
+    }
+    while i0 < f.m {
+        let j_end = tn_avx512_rows::<1>(dst, dst_rs, f, i0);
+        tn_generic(dst, dst_rs, f, i0..i0 + 1, j_end..f.n);
+        i0 += 1;
+    }
+}
+
+/// Rows `i0..i0 + R`, 32 columns at a time (two registers per row); returns where the
+/// 32-column blocks stop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn tn_avx512_rows<const R: usize>(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    i0: usize,
+) -> usize {
+    use std::arch::x86_64::*;
+    let mut j0 = 0;
+    while j0 + 32 <= f.n {
+        let mut acc = [_mm512_setzero_ps(); 8];
+        for l in 0..f.k {
+            let a = &f.a[l * f.lda + i0..][..R];
+            let b = &f.b[l * f.ldb + j0..][..32];
+            // SAFETY: `b` holds 32 floats; the loads read b[0..16] and b[16..32].
+            let (b0, b1) = unsafe {
+                (
+                    _mm512_loadu_ps(b.as_ptr()),
+                    _mm512_loadu_ps(b.as_ptr().add(16)),
+                )
+            };
+            for r in 0..R {
+                let ar = _mm512_set1_ps(a[r]);
+                acc[2 * r] = _mm512_fmadd_ps(ar, b0, acc[2 * r]);
+                acc[2 * r + 1] = _mm512_fmadd_ps(ar, b1, acc[2 * r + 1]);
+            }
+        }
+        for r in 0..R {
+            let d = &mut dst[(i0 + r) * dst_rs + j0..][..32];
+            // SAFETY: `d` holds 32 floats; the stores write d[0..16] and d[16..32].
+            unsafe {
+                _mm512_storeu_ps(d.as_mut_ptr(), acc[2 * r]);
+                _mm512_storeu_ps(d.as_mut_ptr().add(16), acc[2 * r + 1]);
+            }
+        }
+        j0 += 32;
+    }
+    j0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn tn_avx2(dst: &mut [f32], dst_rs: usize, f: &Factors<'_>) {
+    let mut i0 = 0;
+    while i0 + 4 <= f.m {
+        let j_end = tn_avx2_rows::<4>(dst, dst_rs, f, i0);
+        tn_generic(dst, dst_rs, f, i0..i0 + 4, j_end..f.n);
+        i0 += 4;
+    }
+    while i0 < f.m {
+        let j_end = tn_avx2_rows::<1>(dst, dst_rs, f, i0);
+        tn_generic(dst, dst_rs, f, i0..i0 + 1, j_end..f.n);
+        i0 += 1;
+    }
+}
+
+/// As [`tn_avx512_rows`], 16 columns (two 8-lane registers) at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn tn_avx2_rows<const R: usize>(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    i0: usize,
+) -> usize {
+    use std::arch::x86_64::*;
+    let mut j0 = 0;
+    while j0 + 16 <= f.n {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for l in 0..f.k {
+            let a = &f.a[l * f.lda + i0..][..R];
+            let b = &f.b[l * f.ldb + j0..][..16];
+            // SAFETY: `b` holds 16 floats; the loads read b[0..8] and b[8..16].
+            let (b0, b1) = unsafe {
+                (
+                    _mm256_loadu_ps(b.as_ptr()),
+                    _mm256_loadu_ps(b.as_ptr().add(8)),
+                )
+            };
+            for r in 0..R {
+                let ar = _mm256_set1_ps(a[r]);
+                acc[2 * r] = _mm256_fmadd_ps(ar, b0, acc[2 * r]);
+                acc[2 * r + 1] = _mm256_fmadd_ps(ar, b1, acc[2 * r + 1]);
+            }
+        }
+        for r in 0..R {
+            let d = &mut dst[(i0 + r) * dst_rs + j0..][..16];
+            // SAFETY: `d` holds 16 floats; the stores write d[0..8] and d[8..16].
+            unsafe {
+                _mm256_storeu_ps(d.as_mut_ptr(), acc[2 * r]);
+                _mm256_storeu_ps(d.as_mut_ptr().add(8), acc[2 * r + 1]);
+            }
+        }
+        j0 += 16;
+    }
+    j0
+}
+
+/// `dst[i * dst_rs + j] += sum_l a[i * lda + l] * b[j * ldb + l]` for `i < m`, `j < n`,
+/// `l < k`: a product of two factors that are both contiguous along the summed axis, as a
+/// convolution's weight gradient is (output gradient and unfolded input, both along the
+/// pixels). A general `gemm` would first copy one of them transposed; this kernel reads both
+/// in place, 16 pixels at a time. `isa` must be one of [`Isa::available`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt_acc(
+    isa: Isa,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    [m, n, k]: [usize; 3],
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(
+        k <= lda && k <= ldb && n <= dst_rs,
+        "gemm_nt: leading dimensions"
+    );
+    assert!(
+        (m - 1) * lda + k <= a.len(),
+        "gemm_nt: left factor out of bounds"
+    );
+    assert!(
+        (n - 1) * ldb + k <= b.len(),
+        "gemm_nt: right factor out of bounds"
+    );
+    assert!(
+        (m - 1) * dst_rs + n <= dst.len(),
+        "gemm_nt: destination out of bounds"
+    );
+    let f = Factors {
+        a,
+        lda,
+        b,
+        ldb,
+        m,
+        n,
+        k,
+    };
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"));
+            // SAFETY: the CPU was just checked to have AVX-512F and FMA, the features the
+            // function is compiled for; its body reads and writes through checked slices.
+            unsafe { nt_avx512(dst, dst_rs, &f) }
+        }
+        _ => nt_generic(dst, dst_rs, &f, 0..m, 0..n),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn nt_avx512(dst: &mut [f32], dst_rs: usize, f: &Factors<'_>) {
+    use std::arch::x86_64::*;
+    let k16 = f.k / 16 * 16;
+    // Four columns (rows of b) outside, so each streams once while the rows of a, read four
+    // at a time, stay in cache.
+    let mut j0 = 0;
+    while j0 + 4 <= f.n {
+        let mut i0 = 0;
+        while i0 + 4 <= f.m {
+            let mut acc = [_mm512_setzero_ps(); 16];
+            let (a0, a1, a2, a3) = (
+                &f.a[i0 * f.lda..][..f.k],
+                &f.a[(i0 + 1) * f.lda..][..f.k],
+                &f.a[(i0 + 2) * f.lda..][..f.k],
+                &f.a[(i0 + 3) * f.lda..][..f.k],
+            );
+            let (b0, b1, b2, b3) = (
+                &f.b[j0 * f.ldb..][..f.k],
+                &f.b[(j0 + 1) * f.ldb..][..f.k],
+                &f.b[(j0 + 2) * f.ldb..][..f.k],
+                &f.b[(j0 + 3) * f.ldb..][..f.k],
+            );
+            let ar = [a0, a1, a2, a3];
+            let br = [b0, b1, b2, b3];
+            let mut l = 0;
+            while l < k16 {
+                // SAFETY: l + 16 <= k16 <= k, the length of every row slice.
+                let av = unsafe {
+                    [
+                        _mm512_loadu_ps(a0.as_ptr().add(l)),
+                        _mm512_loadu_ps(a1.as_ptr().add(l)),
+                        _mm512_loadu_ps(a2.as_ptr().add(l)),
+                        _mm512_loadu_ps(a3.as_ptr().add(l)),
+                    ]
+                };
+                // SAFETY: as above.
+                let bv = unsafe {
+                    [
+                        _mm512_loadu_ps(b0.as_ptr().add(l)),
+                        _mm512_loadu_ps(b1.as_ptr().add(l)),
+                        _mm512_loadu_ps(b2.as_ptr().add(l)),
+                        _mm512_loadu_ps(b3.as_ptr().add(l)),
+                    ]
+                };
+                for r in 0..4 {
+                    for c in 0..4 {
+                        acc[r * 4 + c] = _mm512_fmadd_ps(av[r], bv[c], acc[r * 4 + c]);
+                    }
+                }
+                l += 16;
+            }
+            for r in 0..4 {
+                for c in 0..4 {
+                    let mut v = _mm512_reduce_add_ps(acc[r * 4 + c]);
+                    for t in k16..f.k {
+                        v += ar[r][t] * br[c][t];
+                    }
+                    dst[(i0 + r) * dst_rs + j0 + c] += v;
+                }
+            }
+            i0 += 4;
+        }
+        nt_generic(dst, dst_rs, f, i0..f.m, j0..j0 + 4);
+        j0 += 4;
+    }
+    nt_generic(dst, dst_rs, f, 0..f.m, j0..f.n);
+}
+
+fn nt_generic(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) {
+    for i in rows {
+        let a = &f.a[i * f.lda..][..f.k];
+        for j in cols.clone() {
+            let b = &f.b[j * f.ldb..][..f.k];
+            dst[i * dst_rs + j] += a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        }
+    }
+}
+
+/// The portable kernel, and the edges the vector kernels leave.
+fn tn_generic(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) {
+    if cols.is_empty() {
+        return;
+    }
+    for i in rows {
+        let d = &mut dst[i * dst_rs + cols.start..i * dst_rs + cols.end];
+        d.fill(0.0);
+        for l in 0..f.k {
+            let a = f.a[l * f.lda + i];
+            let b = &f.b[l * f.ldb + cols.start..l * f.ldb + cols.end];
+            for (d, b) in d.iter_mut().zip(b) {
+                *d += a * b;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_of_strided_views_matches_the_definition() {
+        // lhs 2x3 (row-major), rhs 3x2 given as the transpose of a 2x3.
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [1.0, 0.0, -1.0, 2.0, 1.0, 0.5];
+        let mut d = [10.0f32; 4];
+        gemm(
+            &mut d,
+            2,
+            Mat::rows(&a, 2, 3, 3),
+            Mat::rows(&b, 2, 3, 3).t(),
+            false,
+            1,
+        );
+        // [1 2 3; 4 5 6] * [1 2; 0 1; -1 0.5]
+        assert_eq!(d, [-2.0, 5.5, -2.0, 16.0]);
+        gemm(
+            &mut d,
+            2,
+            Mat::rows(&a, 2, 3, 3),
+            Mat::rows(&b, 2, 3, 3).t(),
+            true,
+            1,
+        );
+        assert_eq!(d, [-4.0, 11.0, -4.0, 32.0]);
+    }
+
+    #[test]
+    fn small_products_match_gemm_on_every_instruction_set() {
+        // Sizes around the block edges: rows 1..9 (blocks of 4 and single rows), columns
+        // across the 32/16/8/1 column blocks.
+        let mut rng = crate::rng::Rng::new(3);
+        for &(m, n, k) in &[(1, 1, 1), (4, 32, 3), (9, 45, 17), (8, 7, 1), (32, 100, 64)] {
+            let (lda, ldb, ldd) = (m + 3, n + 5, n + 1);
+            let a: Vec<f32> = (0..k * lda).map(|_| rng.normal() as f32).collect();
+            let b: Vec<f32> = (0..k * ldb).map(|_| rng.normal() as f32).collect();
+            let mut want = vec![0.0; m * ldd];
+            gemm(
+                &mut want,
+                ldd,
+                Mat {
+                    data: &a,
+                    rows: m,
+                    cols: k,
+                    rs: 1,
+                    cs: lda,
+                },
+                Mat::rows(&b, k, n, ldb),
+                false,
+                1,
+            );
+            for isa in Isa::available() {
+                let mut got = vec![0.0; m * ldd];
+                gemm_tn(isa, &mut got, ldd, &a, lda, &b, ldb, [m, n, k]);
+                for i in 0..m {
+                    for j in 0..n {
+                        let (g, w) = (got[i * ldd + j], want[i * ldd + j]);
+                        assert!(
+                            (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                            "{isa:?} {m}x{n}x{k}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(Isa::available().last(), Some(&Isa::Portable));
+    }
+
+    #[test]
+    fn products_along_the_summed_axis_match_gemm() {
+        let mut rng = crate::rng::Rng::new(4);
+        for &(m, n, k) in &[(1, 1, 1), (4, 4, 16), (9, 7, 37), (8, 13, 100)] {
+            let (lda, ldb, ldd) = (k + 2, k + 1, n + 3);
+            let a: Vec<f32> = (0..m * lda).map(|_| rng.normal() as f32).collect();
+            let b: Vec<f32> = (0..n * ldb).map(|_| rng.normal() as f32).collect();
+            let mut want = vec![1.0; m * ldd];
+            gemm(
+                &mut want,
+                ldd,
+                Mat::rows(&a, m, k, lda),
+                Mat::rows(&b, n, k, ldb).t(),
+                true,
+                1,
+            );
+            for isa in Isa::available() {
+                let mut got = vec![1.0; m * ldd];
+                gemm_nt_acc(isa, &mut got, ldd, &a, lda, &b, ldb, [m, n, k]);
+                for i in 0..m {
+                    for j in 0..n {
+                        let (g, w) = (got[i * ldd + j], want[i * ldd + j]);
+                        assert!(
+                            (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                            "{isa:?} {m}x{n}x{k}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "out of bounds")]
+    fn a_view_past_its_slice_is_refused() {
+        let a = [1.0f32; 5];
+        let mut d = [0.0f32; 4];
+        gemm(
+            &mut d,
+            2,
+            Mat::rows(&a, 2, 3, 3),
+            Mat::rows(&a, 3, 2, 2),
+            false,
+            1,
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! Convolution kernels on plain `f32` slices in NCHW order, independent of burn. Each
+//! operation picks its kernel from the layer's shape: Winograd F(4x4, 3x3) for 3x3 stride-1
+//! convolutions, matrix products over unfolded images ([`super::im2col`]) for the rest.
+//! A transposed convolution is the input gradient of the convolution it transposes, so the
+//! same three routines serve both.
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::gemm::Isa;
+use super::{im2col, winograd};
+
+/// An activation fused into a convolution's output pass.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Act {
+    /// The convolution's output as it is.
+    #[default]
+    None,
+    /// `max(0, v)`.
+    Relu,
+    /// `v` if positive, else `slope * v` (`slope > 0`).
+    LeakyRelu(f32),
+}
+
+impl Act {
+    #[inline(always)]
+    pub(crate) fn apply(self, v: f32) -> f32 {
+        match self {
+            Act::None => v,
+            Act::Relu => v.max(0.0),
+            Act::LeakyRelu(s) => {
+                if v > 0.0 {
+                    v
+                } else {
+                    s * v
+                }
+            }
+        }
+    }
+
+    /// The activation's derivative, read from its output (both activations keep the sign).
+    #[inline(always)]
+    fn slope_at_output(self, out: f32) -> f32 {
+        match self {
+            Act::None => 1.0,
+            Act::Relu => {
+                if out > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Act::LeakyRelu(s) => {
+                if out > 0.0 {
+                    1.0
+                } else {
+                    s
+                }
+            }
+        }
+    }
+}
+
+/// The shape of one convolution: input `[n, c, h, w]`, weight `[k, c, kh, kw]`, output
+/// `[n, k, oh, ow]`, with symmetric zero padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub k: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Zero rows added above and below.
+    pub ph: usize,
+    /// Zero columns added left and right.
+    pub pw: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl Geom {
+    /// The geometry of a convolution, or `None` when its output would be empty.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        [n, c, h, w]: [usize; 4],
+        k: usize,
+        [kh, kw]: [usize; 2],
+        [sh, sw]: [usize; 2],
+        [ph, pw]: [usize; 2],
+    ) -> Option<Geom> {
+        if sh == 0 || sw == 0 || kh == 0 || kw == 0 || h + 2 * ph < kh || w + 2 * pw < kw {
+            return None;
+        }
+        Some(Geom {
+            n,
+            c,
+            h,
+            w,
+            k,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            oh: (h + 2 * ph - kh) / sh + 1,
+            ow: (w + 2 * pw - kw) / sw + 1,
+        })
+    }
+
+    /// Pixels of one output plane.
+    pub fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Pixels of one input plane.
+    pub fn hw(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Rows of an unfolded image: input channels times kernel taps.
+    pub fn ckk(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Multiply-adds of the forward pass (each gradient costs the same).
+    pub fn macs(&self) -> u64 {
+        (self.n * self.k * self.p() * self.ckk()) as u64
+    }
+}
+
+/// Which kernel computes a 3x3 stride-1 convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Winograd F(4x4, 3x3) where the shape allows it, matrix products elsewhere.
+    Auto,
+    /// Matrix products over unfolded images for every shape (the alternative Winograd is
+    /// measured against).
+    Gemm,
+}
+
+/// The kernel choice for this process: `REGEN_CONV=gemm` turns Winograd off, for measuring.
+pub fn kernel_choice() -> Kernel {
+    static CHOICE: OnceLock<Kernel> = OnceLock::new();
+    *CHOICE.get_or_init(|| match std::env::var("REGEN_CONV").as_deref() {
+        Ok("gemm") => Kernel::Gemm,
+        _ => Kernel::Auto,
+    })
+}
+
+/// Winograd pays where there are channels to multiply: with 1-3 input or output channels
+/// (an image in, an image out) the transforms cost more than the products they save
+/// (measured: the 1 -> 32 head of the denoiser runs 3.0 ms by Winograd, 0.8 ms by matrix
+/// products).
+fn winograd_fits(g: &Geom, kernel: Kernel) -> bool {
+    kernel == Kernel::Auto
+        && (g.kh, g.kw, g.sh, g.sw) == (3, 3, 1, 1)
+        && g.ph <= 2
+        && g.pw <= 2
+        && g.c >= 4
+        && g.k >= 4
+}
+
+/// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
+/// optional bias `[k]`, with `act` applied to each output.
+pub fn conv_forward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Act,
+    kernel: Kernel,
+) -> Vec<f32> {
+    assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
+    assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
+    let mut out = vec![0.0; g.n * g.k * g.p()];
+    if winograd_fits(g, kernel) {
+        winograd::forward(Isa::current(), g, x, w, bias, act, &mut out);
+    } else {
+        im2col::forward(g, x, w, bias, act, &mut out);
+    }
+    out
+}
+
+/// Input gradient: `[n, c, h, w]` from the output gradient `[n, k, oh, ow]` and the weight.
+pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Vec<f32> {
+    assert_eq!(dy.len(), g.n * g.k * g.p(), "conv output gradient size");
+    assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
+    // A 3x3 stride-1 convolution's input gradient is itself a 3x3 stride-1 convolution of the
+    // output gradient, with the kernel flipped, its channel axes swapped and padding 2 - p.
+    if winograd_fits(g, kernel) {
+        let mut flipped = vec![0.0; w.len()];
+        for k in 0..g.k {
+            for c in 0..g.c {
+                for t in 0..9 {
+                    flipped[(c * g.k + k) * 9 + t] = w[(k * g.c + c) * 9 + 8 - t];
+                }
+            }
+        }
+        let g2 = Geom::new(
+            [g.n, g.k, g.oh, g.ow],
+            g.c,
+            [3, 3],
+            [1, 1],
+            [2 - g.ph, 2 - g.pw],
+        )
+        .expect("the transposed geometry has an output");
+        debug_assert_eq!((g2.oh, g2.ow), (g.h, g.w));
+        let mut dx = vec![0.0; g.n * g.c * g.hw()];
+        winograd::forward(Isa::current(), &g2, dy, &flipped, None, Act::None, &mut dx);
+        return dx;
+    }
+    let mut dx = vec![0.0; g.n * g.c * g.hw()];
+    im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
+    dx
+}
+
+/// Weight gradient `[k, c, kh, kw]` from the input and the output gradient.
+pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> Vec<f32> {
+    assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
+    assert_eq!(dy.len(), g.n * g.k * g.p(), "conv output gradient size");
+    // Winograd's weight gradient sums its products along the tiles; with few tiles per
+    // thread (8x8 maps: 32) the sums are too short to pay for the transforms (measured:
+    // 16 x 256 x 8 x 8, 28 ms against 19 ms by matrix products).
+    let tiles = g.n * g.oh.div_ceil(4) * g.ow.div_ceil(4);
+    if winograd_fits(g, kernel) && tiles >= 128 * rayon::current_num_threads() {
+        return winograd::backward_weight(Isa::current(), g, x, dy);
+    }
+    im2col::backward_weight(g, x, dy)
+}
+
+/// Bias gradient `[k]`: the output gradient summed over the batch and the plane.
+pub fn bias_grad(dy: &[f32], n: usize, k: usize, p: usize) -> Vec<f32> {
+    assert_eq!(dy.len(), n * k * p);
+    (0..k)
+        .into_par_iter()
+        .map(|ch| {
+            (0..n)
+                .map(|b| {
+                    let plane = &dy[(b * k + ch) * p..(b * k + ch + 1) * p];
+                    // Pairwise in f64 would be slower; f32 sums of a plane are what PyTorch does.
+                    plane.iter().sum::<f32>()
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// The gradient through a fused activation: `dy * act'(out)`, element by element.
+pub fn through_act(mut dy: Vec<f32>, out: &[f32], act: Act) -> Vec<f32> {
+    assert_eq!(dy.len(), out.len());
+    if act == Act::None {
+        return dy;
+    }
+    dy.par_chunks_mut(1 << 14)
+        .zip(out.par_chunks(1 << 14))
+        .for_each(|(d, o)| {
+            for (d, &o) in d.iter_mut().zip(o) {
+                *d *= act.slope_at_output(o);
+            }
+        });
+    dy
+}
+
+/// Transposed convolution forward: input `[n, k, oh, ow]` (the convolution's output side),
+/// weight `[k, c, kh, kw]`, bias `[c]`; output `[n, c, h, w]` as `g` describes the
+/// convolution being transposed.
+pub fn conv_transpose_forward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Act,
+    kernel: Kernel,
+) -> Vec<f32> {
+    assert_eq!(x.len(), g.n * g.k * g.p(), "transposed conv input size");
+    assert_eq!(w.len(), g.k * g.ckk(), "transposed conv weight size");
+    if bias.is_none() && act == Act::None {
+        return conv_backward_data(g, x, w, kernel);
+    }
+    let mut out = vec![0.0; g.n * g.c * g.hw()];
+    im2col::backward_data(g, x, w, bias, act, &mut out);
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod reference {
+    //! Direct convolution in f64, the definition the fast kernels are tested against.
+    use super::Geom;
+
+    /// `[n, k, oh, ow]`.
+    pub fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
+        let mut out = vec![0.0; g.n * g.k * g.p()];
+        for b in 0..g.n {
+            for k in 0..g.k {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut s = bias.map_or(0.0, |b| f64::from(b[k]));
+                        for c in 0..g.c {
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let iy = (oy * g.sh + ky) as isize - g.ph as isize;
+                                    let ix = (ox * g.sw + kx) as isize - g.pw as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xv =
+                                        x[((b * g.c + c) * g.h + iy as usize) * g.w + ix as usize];
+                                    let wv = w[((k * g.c + c) * g.kh + ky) * g.kw + kx];
+                                    s += f64::from(xv) * f64::from(wv);
+                                }
+                            }
+                        }
+                        out[((b * g.k + k) * g.oh + oy) * g.ow + ox] = s;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Input gradient `[n, c, h, w]` and weight gradient `[k, c, kh, kw]` for `dy`.
+    pub fn backward(g: &Geom, x: &[f32], w: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let mut dx = vec![0.0; x.len()];
+        let mut dw = vec![0.0; w.len()];
+        for b in 0..g.n {
+            for k in 0..g.k {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let d = f64::from(dy[((b * g.k + k) * g.oh + oy) * g.ow + ox]);
+                        for c in 0..g.c {
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let iy = (oy * g.sh + ky) as isize - g.ph as isize;
+                                    let ix = (ox * g.sw + kx) as isize - g.pw as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi =
+                                        ((b * g.c + c) * g.h + iy as usize) * g.w + ix as usize;
+                                    let wi = ((k * g.c + c) * g.kh + ky) * g.kw + kx;
+                                    dx[xi] += d * f64::from(w[wi]);
+                                    dw[wi] += d * f64::from(x[xi]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (dx, dw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.normal() as f32).collect()
+    }
+
+    /// Largest |a - b| over max(1, largest |b|): an error relative to the tensor's scale.
+    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .map(|(&a, &b)| (f64::from(a) - b).abs())
+            .fold(0.0, f64::max)
+            / scale
+    }
+
+    // Shapes: odd sizes, every padding a 3x3 layer can have, channel counts 1, 3, 4, 16,
+    // batches 1, 2 and 3, strides 1 and 2, kernels 2, 3 and 4. The first five take Winograd.
+    const SHAPES: &[([usize; 4], usize, usize, usize, usize)] = &[
+        ([1, 4, 7, 9], 5, 3, 1, 1),
+        ([3, 16, 11, 6], 16, 3, 1, 1),
+        ([2, 16, 9, 13], 4, 3, 1, 0),
+        ([1, 4, 5, 5], 4, 3, 1, 2),
+        ([2, 4, 21, 35], 6, 3, 1, 1),
+        ([1, 1, 7, 9], 3, 3, 1, 1),
+        ([2, 4, 17, 15], 8, 3, 2, 1),
+        ([3, 3, 8, 8], 5, 4, 2, 1),
+        ([2, 6, 6, 10], 4, 2, 2, 0),
+        ([1, 2, 4, 4], 3, 3, 1, 1),
+        // One image large enough to be unfolded in two bands of rows.
+        ([1, 16, 200, 200], 4, 3, 2, 1),
+    ];
+
+    #[test]
+    fn winograd_takes_the_shapes_meant_for_it() {
+        for (i, &(dims, k, ks, s, p)) in SHAPES.iter().enumerate() {
+            let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
+            assert_eq!(winograd_fits(&g, Kernel::Auto), i < 5, "{g:?}");
+            assert!(!winograd_fits(&g, Kernel::Gemm));
+        }
+    }
+
+    #[test]
+    fn every_kernel_matches_direct_convolution() {
+        let mut rng = Rng::new(7);
+        for &(dims, k, ks, s, p) in SHAPES {
+            let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
+            let x = random(g.n * g.c * g.hw(), &mut rng);
+            let w = random(g.k * g.ckk(), &mut rng);
+            let bias = random(g.k, &mut rng);
+            let dy = random(g.n * g.k * g.p(), &mut rng);
+            let want = reference::forward(&g, &x, &w, Some(&bias));
+            let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
+            for kernel in [Kernel::Auto, Kernel::Gemm] {
+                let got = conv_forward(&g, &x, &w, Some(&bias), Act::None, kernel);
+                // Winograd F(4x4, 3x3) in f32 loses a few more bits than a plain sum.
+                assert!(rel_err(&got, &want) < 2e-5, "{g:?} {kernel:?} forward");
+                let dx = conv_backward_data(&g, &dy, &w, kernel);
+                assert!(rel_err(&dx, &want_dx) < 2e-5, "{g:?} {kernel:?} input grad");
+            }
+            for kernel in [Kernel::Auto, Kernel::Gemm] {
+                let dw = conv_backward_weight(&g, &x, &dy, kernel);
+                // Winograd's weight gradient sums many transformed tiles: a little more error.
+                assert!(
+                    rel_err(&dw, &want_dw) < 5e-5,
+                    "{g:?} {kernel:?} weight grad"
+                );
+            }
+        }
+    }
+
+    /// A CPU without AVX-512 or AVX2 still runs: every instruction set this CPU has, down to
+    /// the portable code, gives the same Winograd results.
+    #[test]
+    fn winograd_on_every_instruction_set_including_the_portable_path() {
+        let mut rng = Rng::new(10);
+        let g = Geom::new([2, 5, 13, 11], 6, [3, 3], [1, 1], [1, 1]).unwrap();
+        let x = random(g.n * g.c * g.hw(), &mut rng);
+        let w = random(g.k * g.ckk(), &mut rng);
+        let dy = random(g.n * g.k * g.p(), &mut rng);
+        let want = reference::forward(&g, &x, &w, None);
+        let (_, want_dw) = reference::backward(&g, &x, &w, &dy);
+        let isas = crate::engine::gemm::Isa::available();
+        assert_eq!(isas.last(), Some(&Isa::Portable));
+        for isa in isas {
+            let mut y = vec![0.0; want.len()];
+            winograd::forward(isa, &g, &x, &w, None, Act::None, &mut y);
+            assert!(rel_err(&y, &want) < 2e-5, "{isa:?} forward");
+            let dw = winograd::backward_weight(isa, &g, &x, &dy);
+            assert!(rel_err(&dw, &want_dw) < 5e-5, "{isa:?} weight grad");
+        }
+    }
+
+    #[test]
+    fn fused_activations_and_their_gradients() {
+        let mut rng = Rng::new(8);
+        let g = Geom::new([2, 3, 9, 7], 4, [3, 3], [1, 1], [1, 1]).unwrap();
+        let x = random(g.n * g.c * g.hw(), &mut rng);
+        let w = random(g.k * g.ckk(), &mut rng);
+        let plain = conv_forward(&g, &x, &w, None, Act::None, Kernel::Auto);
+        for act in [Act::Relu, Act::LeakyRelu(0.2)] {
+            let y = conv_forward(&g, &x, &w, None, act, Kernel::Auto);
+            for (a, p) in y.iter().zip(&plain) {
+                assert!((a - act.apply(*p)).abs() < 1e-6);
+            }
+            let dy = through_act(vec![1.0; y.len()], &y, act);
+            for (d, p) in dy.iter().zip(&plain) {
+                let want = if *p > 0.0 {
+                    1.0
+                } else if act == Act::Relu {
+                    0.0
+                } else {
+                    0.2
+                };
+                assert_eq!(*d, want);
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_convolution_is_the_input_gradient_with_bias() {
+        let mut rng = Rng::new(9);
+        // The GAN generator's 4x4 stride-2 transposed convolution: 7x7 -> 14x14.
+        let g = Geom::new([2, 3, 14, 14], 5, [4, 4], [2, 2], [1, 1]).unwrap();
+        assert_eq!((g.oh, g.ow), (7, 7));
+        let x = random(g.n * g.k * g.p(), &mut rng);
+        let w = random(g.k * g.ckk(), &mut rng);
+        let bias = random(g.c, &mut rng);
+        let plain = conv_backward_data(&g, &x, &w, Kernel::Auto);
+        let y = conv_transpose_forward(&g, &x, &w, Some(&bias), Act::Relu, Kernel::Auto);
+        for (i, (a, p)) in y.iter().zip(&plain).enumerate() {
+            let c = (i / g.hw()) % g.c;
+            assert!((a - (p + bias[c]).max(0.0)).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn bias_gradient_sums_batch_and_plane() {
+        let dy: Vec<f32> = (0..2 * 3 * 4).map(|i| i as f32).collect();
+        // Channel 0: (0+1+2+3) + (12+13+14+15) = 60; channel 1: 22 + 70; channel 2: 38 + 86.
+        assert_eq!(bias_grad(&dy, 2, 3, 4), vec![60.0, 92.0, 124.0]);
+    }
+}
