@@ -223,8 +223,8 @@ mod tests {
     /// Largest |a - b| over max(1, largest |b|).
     fn rel_err<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         assert_eq!(a.dims(), b.dims());
-        let a: Vec<f32> = a.into_data().to_vec().unwrap();
-        let b: Vec<f32> = b.into_data().to_vec().unwrap();
+        let a: Vec<f32> = a.into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = b.into_data().try_to_vec().unwrap();
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         a.iter()
             .zip(&b)
