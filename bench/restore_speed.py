@@ -76,6 +76,16 @@ def main():
             f"| {r['restore_ms'] / t['restore_ms']:.2f}x |"
         )
     print()
+    print("Memory of a training step (MiB): resident before the network is built, peak after the")
+    print("training steps, and the difference (what the steps themselves took)")
+    print("| network | regen base / peak / step | torch base / peak / step |")
+    print("|---|---|---|")
+    for label, b, p, r, t in rows:
+        print(
+            f"| {label} | {r['base_mb']:.0f} / {r['train_peak_mb']:.0f} / {r['train_peak_mb'] - r['base_mb']:.0f} "
+            f"| {t['base_mb']:.0f} / {t['train_peak_mb']:.0f} / {t['train_peak_mb'] - t['base_mb']:.0f} |"
+        )
+    print()
     print("Where a training step's time goes (ms, medians of each part, regen / torch):")
     print("| network | forward | backward | optimizer |")
     print("|---|---|---|---|")

@@ -61,11 +61,23 @@ class DnCnn(nn.Module):
         return inp - self.tail(self.body(inp))
 
 
+def status_mb(field):
+    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM the peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def main():
     arch, width, depth, batch, patch, steps, size, reps = sys.argv[1:9]
     width, depth, batch, patch, steps, size, reps = map(int, (width, depth, batch, patch, steps, size, reps))
     torch.set_num_threads(2)
     torch.manual_seed(0)
+    # Resident memory before the network exists (the libraries are loaded by now): the
+    # training step's peak is measured above it.
+    base_mb = status_mb("VmRSS")
     model = DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand(batch, 1, patch, patch)
@@ -86,6 +98,7 @@ def main():
             fwd.append(t_fwd)
             bwd.append(t_bwd - t_fwd)
             opt_t.append(total - t_bwd)
+    peak_mb = status_mb("VmHWM")
     model.eval()
     img = torch.rand(1, 1, size, size)
     ftimes = []
@@ -104,6 +117,8 @@ def main():
         "backward_ms": 1000 * med(bwd),
         "optimizer_ms": 1000 * med(opt_t),
         "restore_ms": 1000 * med(ftimes),
+        "base_mb": base_mb,
+        "train_peak_mb": peak_mb,
         "torch": torch.__version__,
     }))
 

@@ -29,6 +29,8 @@ fn main() {
         .with_depth(n(2));
     let (batch, patch, steps, size, reps) = (n(3), n(4), n(5), n(6), n(7));
 
+    // Resident memory before the network exists: the training step's peak is measured above it.
+    let base_mb = status_mb("VmRSS");
     let device = regen::device::train_device();
     let mut model = config.init(&device);
     let mut optim = AdamConfig::new().init();
@@ -52,6 +54,7 @@ fn main() {
             opt.push(total - t_bwd);
         }
     }
+    let peak_mb = status_mb("VmHWM");
     let net = model.valid();
     let plain = regen::device::device();
     let img = Tensor::<4>::random([1, 1, size, size], Distribution::Default, &plain);
@@ -77,6 +80,20 @@ fn main() {
             "backward_ms": 1000.0 * median(&mut bwd),
             "optimizer_ms": 1000.0 * median(&mut opt),
             "restore_ms": 1000.0 * median(&mut ftimes),
+            "base_mb": base_mb,
+            "train_peak_mb": peak_mb,
         })
     );
+}
+
+/// A memory figure of this process from /proc/self/status, in MiB (VmRSS now, VmHWM the peak).
+fn status_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{field}:")))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

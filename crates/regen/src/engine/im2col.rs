@@ -23,11 +23,12 @@ fn valid(out: usize, s: usize, tap: usize, pad: usize, len: usize) -> std::ops::
 
 /// Unfolds one image `[c, h, w]` into `col`, `[c * kh * kw, oh * ow]`.
 pub fn unfold(g: &Geom, x: &[f32], col: &mut [f32]) {
-    unfold_rows(g, x, col, 0..g.oh);
+    unfold_rows(g, x, col, g.p(), 0..g.oh);
 }
 
-/// Unfolds the output rows `out_rows` of one image: `col` is `[c * kh * kw, rows * ow]`.
-fn unfold_rows(g: &Geom, x: &[f32], col: &mut [f32], out_rows: std::ops::Range<usize>) {
+/// Unfolds the output rows `out_rows` of one image: `col` is `[c * kh * kw, rows * ow]`,
+/// its rows `ld` apart (more than `rows * ow` when several images share it).
+fn unfold_rows(g: &Geom, x: &[f32], col: &mut [f32], ld: usize, out_rows: std::ops::Range<usize>) {
     let p = out_rows.len() * g.ow;
     for c in 0..g.c {
         let plane = &x[c * g.hw()..(c + 1) * g.hw()];
@@ -36,7 +37,7 @@ fn unfold_rows(g: &Geom, x: &[f32], col: &mut [f32], out_rows: std::ops::Range<u
             for kx in 0..g.kw {
                 let cols = valid(g.ow, g.sw, kx, g.pw, g.w);
                 let r = (c * g.kh + ky) * g.kw + kx;
-                let dst = &mut col[r * p..(r + 1) * p];
+                let dst = &mut col[r * ld..r * ld + p];
                 for oy in out_rows.clone() {
                     let line = &mut dst[(oy - out_rows.start) * g.ow..][..g.ow];
                     if !rows.contains(&oy) || cols.is_empty() {
@@ -65,11 +66,18 @@ fn unfold_rows(g: &Geom, x: &[f32], col: &mut [f32], out_rows: std::ops::Range<u
 
 /// Folds `col` back onto one image `[c, h, w]`, adding where taps overlap.
 fn fold_add(g: &Geom, col: &[f32], dx: &mut [f32]) {
-    fold_add_rows(g, col, dx, 0..g.oh);
+    fold_add_rows(g, col, dx, g.p(), 0..g.oh);
 }
 
-/// Folds the output rows `out_rows` (`col` is `[c * kh * kw, rows * ow]`) onto the image.
-fn fold_add_rows(g: &Geom, col: &[f32], dx: &mut [f32], out_rows: std::ops::Range<usize>) {
+/// Folds the output rows `out_rows` (`col` is `[c * kh * kw, rows * ow]`, rows `ld` apart)
+/// onto the image.
+fn fold_add_rows(
+    g: &Geom,
+    col: &[f32],
+    dx: &mut [f32],
+    ld: usize,
+    out_rows: std::ops::Range<usize>,
+) {
     let p = out_rows.len() * g.ow;
     for c in 0..g.c {
         let plane = &mut dx[c * g.hw()..(c + 1) * g.hw()];
@@ -81,7 +89,7 @@ fn fold_add_rows(g: &Geom, col: &[f32], dx: &mut [f32], out_rows: std::ops::Rang
                     continue;
                 }
                 let r = (c * g.kh + ky) * g.kw + kx;
-                let src = &col[r * p..(r + 1) * p];
+                let src = &col[r * ld..r * ld + p];
                 for oy in rows.start.max(out_rows.start)..rows.end.min(out_rows.end) {
                     let line = &src[(oy - out_rows.start) * g.ow..][..g.ow];
                     let dst = &mut plane[(oy * g.sh + ky - g.ph) * g.w..][..g.w];
@@ -143,9 +151,37 @@ pub fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>, act: Act, o
         finish(y, p, g.k, bias, act);
     };
     if batch_parallel(g.n) {
-        out.par_chunks_mut(g.k * p)
-            .enumerate()
-            .for_each_init(|| vec![0.0; ckk * p], |col, (b, y)| one(col, b, y, 1));
+        let gsz = group(g);
+        out.par_chunks_mut(gsz * g.k * p).enumerate().for_each_init(
+            || (vec![0.0; ckk * gsz * p], vec![0.0; g.k * gsz * p]),
+            |(col, yt), (gi, y)| {
+                let (b0, nb) = (gi * gsz, y.len() / (g.k * p));
+                if nb == 1 {
+                    return one(col, b0, y, 1);
+                }
+                // Small maps: the group's images side by side, one product, then back to
+                // [image, channel, pixel].
+                let q = nb * p;
+                for i in 0..nb {
+                    let img = &x[(b0 + i) * g.c * g.hw()..(b0 + i + 1) * g.c * g.hw()];
+                    unfold_rows(g, img, &mut col[i * p..], q, 0..g.oh);
+                }
+                gemm(
+                    &mut yt[..g.k * q],
+                    q,
+                    Mat::rows(w, g.k, ckk, ckk),
+                    Mat::rows(col, ckk, q, q),
+                    false,
+                    1,
+                );
+                for i in 0..nb {
+                    for k in 0..g.k {
+                        y[(i * g.k + k) * p..][..p].copy_from_slice(&yt[k * q + i * p..][..p]);
+                    }
+                }
+                finish(y, p, g.k, bias, act);
+            },
+        );
     } else {
         // Few large images: unfold a band of output rows at a time (a few MB, not the whole
         // image's 9x copy) and let `gemm` split each product over the threads.
@@ -157,7 +193,7 @@ pub fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>, act: Act, o
             for oy0 in (0..g.oh).step_by(rows) {
                 let band = oy0..(oy0 + rows).min(g.oh);
                 let q = band.len() * g.ow;
-                unfold_rows(g, img, &mut col[..ckk * q], band);
+                unfold_rows(g, img, &mut col[..ckk * q], q, band);
                 gemm(
                     &mut y[oy0 * g.ow..],
                     p,
@@ -170,6 +206,24 @@ pub fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>, act: Act, o
             finish(y, p, g.k, bias, act);
         }
     }
+}
+
+/// Images unfolded side by side into one matrix: maps under 1,024 pixels are grouped so that
+/// each product has about 1,024 columns (a product of a 7x7 map alone spends more on packing
+/// its operands than on multiplying), at most 4M floats of unfolded input, in groups that
+/// split evenly over the threads.
+fn group(g: &Geom) -> usize {
+    let p = g.p();
+    if p >= 1024 || g.n <= 1 {
+        return 1;
+    }
+    let want = 1024usize
+        .div_ceil(p)
+        .min(((1usize << 22) / (g.ckk() * p)).max(1))
+        .min(g.n);
+    let threads = rayon::current_num_threads();
+    let groups = g.n.div_ceil(want).next_multiple_of(threads).min(g.n);
+    g.n.div_ceil(groups)
 }
 
 /// Output rows per band when one image is unfolded in bands: about 4 MB of unfolded input.
@@ -201,9 +255,37 @@ pub fn backward_data(
         finish(d, g.hw(), g.c, bias, act);
     };
     if batch_parallel(g.n) {
-        dx.par_chunks_mut(g.c * g.hw())
+        let gsz = group(g);
+        dx.par_chunks_mut(gsz * g.c * g.hw())
             .enumerate()
-            .for_each_init(|| vec![0.0; ckk * p], |col, (b, d)| one(col, b, d, 1));
+            .for_each_init(
+                || (vec![0.0; ckk * gsz * p], vec![0.0; g.k * gsz * p]),
+                |(col, dyt), (gi, d)| {
+                    let (b0, nb) = (gi * gsz, d.len() / (g.c * g.hw()));
+                    if nb == 1 {
+                        return one(col, b0, d, 1);
+                    }
+                    let q = nb * p;
+                    for i in 0..nb {
+                        for k in 0..g.k {
+                            dyt[k * q + i * p..][..p]
+                                .copy_from_slice(&dy[((b0 + i) * g.k + k) * p..][..p]);
+                        }
+                    }
+                    gemm(
+                        &mut col[..ckk * q],
+                        q,
+                        Mat::rows(w, g.k, ckk, ckk).t(),
+                        Mat::rows(dyt, g.k, q, q),
+                        false,
+                        1,
+                    );
+                    for (i, di) in d.chunks_mut(g.c * g.hw()).enumerate() {
+                        fold_add_rows(g, &col[i * p..], di, q, 0..g.oh);
+                    }
+                    finish(d, g.hw(), g.c, bias, act);
+                },
+            );
     } else {
         let rows = band_rows(g);
         let mut col = vec![0.0; ckk * rows * g.ow];
@@ -221,7 +303,7 @@ pub fn backward_data(
                     false,
                     threads,
                 );
-                fold_add_rows(g, &col[..ckk * q], d, band);
+                fold_add_rows(g, &col[..ckk * q], d, q, band);
             }
             finish(d, g.hw(), g.c, bias, act);
         }
@@ -243,19 +325,37 @@ pub fn backward_weight(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let partial: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|t| {
+            let gsz = group(g);
             let mut acc = vec![0.0; g.k * ckk];
-            let mut col = vec![0.0; ckk * p];
-            for b in t * per..((t + 1) * per).min(g.n) {
-                unfold(g, &x[b * g.c * g.hw()..(b + 1) * g.c * g.hw()], &mut col);
-                let dy_b = &dy[b * g.k * p..(b + 1) * g.k * p];
+            let mut col = vec![0.0; ckk * gsz * p];
+            let mut dyt = vec![0.0; if gsz > 1 { g.k * gsz * p } else { 0 }];
+            let images = t * per..((t + 1) * per).min(g.n);
+            for b0 in images.clone().step_by(gsz) {
+                let nb = gsz.min(images.end - b0);
+                let q = nb * p;
+                for i in 0..nb {
+                    let img = &x[(b0 + i) * g.c * g.hw()..(b0 + i + 1) * g.c * g.hw()];
+                    unfold_rows(g, img, &mut col[i * p..], q, 0..g.oh);
+                }
+                let dy_g: &[f32] = if nb == 1 {
+                    &dy[b0 * g.k * p..(b0 + 1) * g.k * p]
+                } else {
+                    for i in 0..nb {
+                        for k in 0..g.k {
+                            dyt[k * q + i * p..][..p]
+                                .copy_from_slice(&dy[((b0 + i) * g.k + k) * p..][..p]);
+                        }
+                    }
+                    &dyt[..g.k * q]
+                };
                 if isa == Isa::Avx512 && inner == 1 {
-                    gemm_nt_acc(isa, &mut acc, ckk, dy_b, p, &col, p, [g.k, ckk, p]);
+                    gemm_nt_acc(isa, &mut acc, ckk, dy_g, q, &col, q, [g.k, ckk, q]);
                 } else {
                     gemm(
                         &mut acc,
                         ckk,
-                        Mat::rows(dy_b, g.k, p, p),
-                        Mat::rows(&col, ckk, p, p).t(),
+                        Mat::rows(dy_g, g.k, q, q),
+                        Mat::rows(&col, ckk, q, q).t(),
                         true,
                         inner,
                     );
