@@ -298,19 +298,23 @@ impl Simd for InputTransform<'_, '_> {
                 }
                 bt_bt(&mut d, &mut tmp);
                 for (i, lane) in d.iter().flatten().enumerate() {
-                    let at = (i * g.c + c) * b.tb + j;
-                    // A whole-register copy when the lanes are full (a copy of variable
-                    // length is a call to memmove).
-                    if lanes == L {
-                        let dst: &mut [f32; L] = (&mut v[at..at + L]).try_into().expect("L");
-                        *dst = *lane;
-                    } else {
-                        for (o, val) in v[at..at + lanes].iter_mut().zip(lane) {
-                            *o = *val;
-                        }
-                    }
+                    store_lanes(&mut v[(i * g.c + c) * b.tb + j..], lane, lanes);
                 }
             }
+        }
+    }
+}
+
+/// Writes the first `lanes` values of `lane` to the start of `dst`: one whole-register copy
+/// when the lanes are full (a copy of variable length is a call to memmove).
+#[inline(always)]
+fn store_lanes(dst: &mut [f32], lane: &[f32; L], lanes: usize) {
+    if lanes == L {
+        let dst: &mut [f32; L] = (&mut dst[..L]).try_into().expect("L");
+        *dst = *lane;
+    } else {
+        for (o, val) in dst[..lanes].iter_mut().zip(lane) {
+            *o = *val;
         }
     }
 }
@@ -597,15 +601,7 @@ impl Simd for GradTransform<'_, '_> {
                     }
                 }
                 for (i, lane) in out.iter().flatten().enumerate() {
-                    let at = (i * g.k + k) * b.tb + j;
-                    if lanes == L {
-                        let dst: &mut [f32; L] = (&mut gd[at..at + L]).try_into().expect("L");
-                        *dst = *lane;
-                    } else {
-                        for (o, val) in gd[at..at + lanes].iter_mut().zip(lane) {
-                            *o = *val;
-                        }
-                    }
+                    store_lanes(&mut gd[(i * g.k + k) * b.tb + j..], lane, lanes);
                 }
             }
         }
