@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::gemm::Isa;
-use super::{im2col, winograd};
+use super::{direct, im2col, winograd};
 
 /// An activation fused into a convolution's output pass.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -150,16 +150,21 @@ impl Geom {
 pub enum Kernel {
     /// Winograd F(4x4, 3x3) where the shape allows it, matrix products elsewhere.
     Auto,
-    /// Matrix products over unfolded images for every shape (the alternative Winograd is
-    /// measured against).
+    /// Matrix products over unfolded images for every shape (the alternative Winograd and
+    /// the direct kernels are measured against).
     Gemm,
+    /// The direct kernels wherever they run, Winograd's shapes too (for measuring).
+    Direct,
 }
 
-/// The kernel choice for this process: `REGEN_CONV=gemm` turns Winograd off, for measuring.
+/// The kernel choice for this process: `REGEN_CONV=gemm` turns Winograd and the direct
+/// kernels off, `REGEN_CONV=direct` puts the direct kernels in Winograd's place, for
+/// measuring.
 pub fn kernel_choice() -> Kernel {
     static CHOICE: OnceLock<Kernel> = OnceLock::new();
     *CHOICE.get_or_init(|| match std::env::var("REGEN_CONV").as_deref() {
         Ok("gemm") => Kernel::Gemm,
+        Ok("direct") => Kernel::Direct,
         _ => Kernel::Auto,
     })
 }
@@ -177,6 +182,28 @@ fn winograd_fits(g: &Geom, kernel: Kernel) -> bool {
         && g.k >= 4
 }
 
+/// Whether the direct kernels ([`direct`]) run this shape: kernels at least twice the
+/// stride, so that each sub-pixel phase of the input gradient sums 2x2 taps or more (the 4x4
+/// stride-2 layers of the GAN and the VAE), with 16 channels or more on both sides.
+/// Measured against matrix products over unfolded images (`REGEN_CONV=gemm`), 2 threads,
+/// forward / input gradient / weight gradient ms: 128 x 64 x 14x14 -> 128 (4x4 s2) 12.2 /
+/// 12.8 / 13.0 against 14.9 / 13.3 / 16.0; 128 x 128 x 7x7 -> 64 (4x4 s2) 1.6 / 2.7 / 2.0
+/// against 3.0 / 2.9 / 3.4. Where a phase has a single tap the unfolding is a cheap
+/// permutation and matrix products win (2x2 stride 2, 16 x 64 x 32x32 -> 32: 2.3 / 3.3 /
+/// 2.4 against 1.4 / 1.7 / 1.4; 3x3 stride 2, 16 x 32 x 64x64 -> 64: 5.1 / 9.5 / 6.2
+/// against 5.5 / 5.5 / 5.3), and on 3x3 stride-1 layers Winograd does fewer
+/// multiplications (16 x 64 x 40x40 -> 64: 7 / 7 / 9.3 against 13.8 / 13.1 / 13.0 direct).
+/// One or three channels leave the registers mostly empty (1 -> 32 head: 2.7 ms forward
+/// against 1.4). `REGEN_CONV=direct` runs them wherever the channels allow, for measuring.
+fn direct_fits(g: &Geom, kernel: Kernel) -> bool {
+    let isa = Isa::current();
+    match kernel {
+        Kernel::Gemm => false,
+        Kernel::Direct => direct::fits(isa, g),
+        Kernel::Auto => direct::fits(isa, g) && g.kh >= 2 * g.sh && g.kw >= 2 * g.sw,
+    }
+}
+
 /// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
 /// optional bias `[k]`, with `act` applied to each output.
 pub fn conv_forward(
@@ -192,6 +219,8 @@ pub fn conv_forward(
     let mut out = vec![0.0; g.n * g.k * g.p()];
     if winograd_fits(g, kernel) {
         winograd::forward(Isa::current(), g, x, w, bias, act, &mut out);
+    } else if direct_fits(g, kernel) {
+        direct::forward(Isa::current(), g, x, w, bias, act, &mut out);
     } else {
         im2col::forward(g, x, w, bias, act, &mut out);
     }
@@ -227,7 +256,11 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         return dx;
     }
     let mut dx = vec![0.0; g.n * g.c * g.hw()];
-    im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
+    if direct_fits(g, kernel) {
+        direct::backward_data(Isa::current(), g, dy, w, None, Act::None, &mut dx);
+    } else {
+        im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
+    }
     dx
 }
 
@@ -241,6 +274,9 @@ pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> 
     let tiles = g.n * g.oh.div_ceil(4) * g.ow.div_ceil(4);
     if winograd_fits(g, kernel) && tiles >= 128 * rayon::current_num_threads() {
         return winograd::backward_weight(Isa::current(), g, x, dy);
+    }
+    if direct_fits(g, kernel) {
+        return direct::backward_weight(Isa::current(), g, x, dy);
     }
     im2col::backward_weight(g, x, dy)
 }
@@ -295,7 +331,11 @@ pub fn conv_transpose_forward(
         return conv_backward_data(g, x, w, kernel);
     }
     let mut out = vec![0.0; g.n * g.c * g.hw()];
-    im2col::backward_data(g, x, w, bias, act, &mut out);
+    if direct_fits(g, kernel) {
+        direct::backward_data(Isa::current(), g, x, w, bias, act, &mut out);
+    } else {
+        im2col::backward_data(g, x, w, bias, act, &mut out);
+    }
     out
 }
 
@@ -427,14 +467,14 @@ mod tests {
             let dy = random(g.n * g.k * g.p(), &mut rng);
             let want = reference::forward(&g, &x, &w, Some(&bias));
             let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
-            for kernel in [Kernel::Auto, Kernel::Gemm] {
+            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct] {
                 let got = conv_forward(&g, &x, &w, Some(&bias), Act::None, kernel);
                 // Winograd F(4x4, 3x3) in f32 loses a few more bits than a plain sum.
                 assert!(rel_err(&got, &want) < 2e-5, "{g:?} {kernel:?} forward");
                 let dx = conv_backward_data(&g, &dy, &w, kernel);
                 assert!(rel_err(&dx, &want_dx) < 2e-5, "{g:?} {kernel:?} input grad");
             }
-            for kernel in [Kernel::Auto, Kernel::Gemm] {
+            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct] {
                 let dw = conv_backward_weight(&g, &x, &dy, kernel);
                 // Winograd's weight gradient sums many transformed tiles: a little more error.
                 assert!(

@@ -13,6 +13,7 @@
 //! be measured against the alternative in the same build.
 
 pub mod backend;
+pub mod direct;
 pub mod gemm;
 pub mod im2col;
 pub mod kernels;

@@ -1,0 +1,454 @@
+//! Direct convolutions over channel-last copies, for strided and transposed layers (and the
+//! first layers, whose one or three input channels give Winograd nothing to save).
+//!
+//! The input is copied once to `[n, h, w, c]` with its zero padding around it; then the
+//! channels of one kernel row's taps lie side by side, so an output pixel is a sum over
+//! `kh` contiguous stretches of `kw * c` values against the matching rows of the weight,
+//! which [`gemm_gather`] computes for 12 pixels and 32 output channels at a time without
+//! the unfolded copy (`kh * kw` times the input) that [`super::im2col`] writes and reads.
+//! A transposed convolution (and the input gradient of a strided one) splits into `sh * sw`
+//! sub-pixel phases: the output pixels `(qy * sh + ry, qx * sw + rx)` of one phase each see
+//! a stride-1 convolution of the (channel-last) input with the kernel taps of that phase, so
+//! there is no scatter with overlapping adds. The weight gradient sums the same gathers
+//! against the output gradient, pixel-major ([`gemm_gather_tn`]).
+//!
+//! The kernels need AVX-512 ([`fits`]); elsewhere [`super::kernels`] keeps to matrix
+//! products over unfolded images.
+
+use rayon::prelude::*;
+
+use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn};
+use super::kernels::{Act, Geom};
+
+/// Output pixels per parallel task: 8 blocks of the kernel's 12 rows.
+const CHUNK: usize = 96;
+
+/// Whether the direct kernels can serve this shape on `isa`: AVX-512, and 16 channels or
+/// more on each side (fewer leave the 16-lane registers mostly empty, and the stretches of
+/// the summed axis too short to pay for setting up their rows).
+pub fn fits(isa: Isa, g: &Geom) -> bool {
+    isa == Isa::Avx512 && g.c >= 16 && g.k >= 16
+}
+
+/// A buffer of `f32` taken from a pool and given back when dropped: the copies a direct
+/// convolution makes are several MB, and fresh memory of that size comes from the kernel
+/// page by page (measured: 4.3 ms to copy 8 MB into a new allocation, most of it page
+/// faults). Its contents are whatever the last user left: callers write every element.
+struct Scratch(Vec<f32>);
+
+static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+/// Buffers kept for reuse; a few more than one convolution holds at once.
+const POOL_SIZE: usize = 8;
+
+impl Scratch {
+    fn take(len: usize) -> Scratch {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let best = (0..pool.len())
+            .filter(|&i| pool[i].capacity() >= len)
+            .min_by_key(|&i| pool[i].capacity());
+        let mut v = best.map(|i| pool.swap_remove(i)).unwrap_or_default();
+        drop(pool);
+        v.truncate(len);
+        v.resize(len, 0.0);
+        Scratch(v)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(std::mem::take(&mut self.0));
+        if pool.len() > POOL_SIZE {
+            let smallest = (0..pool.len()).min_by_key(|&i| pool[i].capacity());
+            if let Some(i) = smallest {
+                pool.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+/// `x` `[n, c, h, w]` as `[n, top + h + bottom, left + w + right, c]`, zeros around.
+fn channel_last(
+    x: &[f32],
+    [n, c, h, w]: [usize; 4],
+    [top, bottom, left, right]: [usize; 4],
+) -> Scratch {
+    let (hp, wp) = (top + h + bottom, left + w + right);
+    let mut out = Scratch::take(n * hp * wp * c);
+    out.par_chunks_mut(wp * c).enumerate().for_each(|(r, row)| {
+        let (b, y) = (r / hp, r % hp);
+        if y < top || y >= top + h {
+            row.fill(0.0);
+            return;
+        }
+        let iy = y - top;
+        row[..left * c].fill(0.0);
+        row[(left + w) * c..].fill(0.0);
+        let d = &mut row[left * c..(left + w) * c];
+        for ch in 0..c {
+            let src = &x[((b * c + ch) * h + iy) * w..][..w];
+            for (v, o) in src.iter().zip(d[ch..].iter_mut().step_by(c)) {
+                *o = *v;
+            }
+        }
+    });
+    out
+}
+
+/// `src` `[n, p, k]` (pixel-major) into `dst` `[n, k, p]` planes, adding `bias[k]` and
+/// applying `act`.
+fn to_planes(src: &[f32], [n, p, k]: [usize; 3], bias: Option<&[f32]>, act: Act, dst: &mut [f32]) {
+    assert_eq!(src.len(), n * p * k);
+    assert_eq!(dst.len(), n * p * k);
+    dst.par_chunks_mut(k * p).enumerate().for_each(|(b, yb)| {
+        let s = &src[b * p * k..(b + 1) * p * k];
+        yb.par_chunks_mut(16 * p)
+            .enumerate()
+            .for_each(|(kb, planes)| {
+                let k0 = kb * 16;
+                let kn = planes.len() / p;
+                for i0 in (0..p).step_by(64) {
+                    let i1 = (i0 + 64).min(p);
+                    for j in 0..kn {
+                        let bj = bias.map_or(0.0, |v| v[k0 + j]);
+                        let d = &mut planes[j * p + i0..j * p + i1];
+                        for (i, v) in d.iter_mut().enumerate() {
+                            *v = act.apply(s[(i0 + i) * k + k0 + j] + bj);
+                        }
+                    }
+                }
+            });
+    });
+}
+
+/// `src` `[n, k, p]` planes as `[n * p, k]`, pixel-major.
+fn to_pixels(src: &[f32], [n, k, p]: [usize; 3]) -> Scratch {
+    let mut dst = Scratch::take(n * p * k);
+    dst.par_chunks_mut(64 * k).enumerate().for_each(|(blk, d)| {
+        // Pixels m0.. of the whole batch, 64 at a time (a block may straddle two images).
+        let m0 = blk * 64;
+        for (i, row) in d.chunks_mut(k).enumerate() {
+            let (b, q) = ((m0 + i) / p, (m0 + i) % p);
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = src[(b * k + j) * p + q];
+            }
+        }
+    });
+    dst
+}
+
+/// One stretch per kernel row: `kw * c` values of a channel-last input whose rows are `wp`
+/// pixels wide, against weight rows `(ky * kw + kx) * c + ch`.
+fn conv_runs(g: &Geom, wp: usize) -> Vec<Run> {
+    (0..g.kh)
+        .map(|ky| Run {
+            a: ky * wp * g.c,
+            b: ky * g.kw * g.c,
+            len: g.kw * g.c,
+        })
+        .collect()
+}
+
+/// The weight `[k, c, kh, kw]` as `[(ky * kw + kx) * c + ch, k]`.
+fn conv_weight_rows(g: &Geom, w: &[f32]) -> Vec<f32> {
+    let mut wt = vec![0.0; g.ckk() * g.k];
+    for k in 0..g.k {
+        for ch in 0..g.c {
+            for t in 0..g.kh * g.kw {
+                wt[(t * g.c + ch) * g.k + k] = w[(k * g.c + ch) * g.kh * g.kw + t];
+            }
+        }
+    }
+    wt
+}
+
+/// Offset of output pixel `i` (of the whole batch) in the padded channel-last input.
+fn pixel_offset(g: &Geom, hp: usize, wp: usize, i: usize) -> usize {
+    let (b, r) = (i / g.p(), i % g.p());
+    let (oy, ox) = (r / g.ow, r % g.ow);
+    ((b * hp + oy * g.sh) * wp + ox * g.sw) * g.c
+}
+
+/// `out` `[n, k, oh, ow]` = conv(x, w) + bias, then `act`.
+pub fn forward(
+    isa: Isa,
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Act,
+    out: &mut [f32],
+) {
+    let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
+    let xin = channel_last(x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
+    let runs = conv_runs(g, wp);
+    let wt = conv_weight_rows(g, w);
+
+    let mut y = Scratch::take(g.n * g.p() * g.k);
+    y.par_chunks_mut(CHUNK * g.k).enumerate().for_each_init(
+        || Vec::with_capacity(CHUNK),
+        |rows, (ci, d)| {
+            rows.clear();
+            let m0 = ci * CHUNK;
+            rows.extend((m0..m0 + d.len() / g.k).map(|i| pixel_offset(g, hp, wp, i)));
+            gemm_gather(isa, d, g.k, &xin, rows, &wt, g.k, g.k, &runs, false);
+        },
+    );
+    to_planes(&y, [g.n, g.p(), g.k], bias, act, out);
+}
+
+/// The kernel taps that reach the input rows `q * s + r` of one phase `r`: `(tap, d)` with
+/// `d = (r + pad - tap) / s`, the output row `q + d` they come from, in ascending `d`.
+fn phase_taps(taps: usize, s: usize, pad: usize, r: usize) -> Vec<(usize, isize)> {
+    let mut v: Vec<(usize, isize)> = (0..taps)
+        .filter_map(|t| {
+            let e = (r + pad) as isize - t as isize;
+            (e.rem_euclid(s as isize) == 0).then_some((t, e.div_euclid(s as isize)))
+        })
+        .collect();
+    v.sort_by_key(|&(_, d)| d);
+    v
+}
+
+/// `dx` `[n, c, h, w]` = the transpose of conv applied to `dy` `[n, k, oh, ow]` (the input
+/// gradient, or a transposed convolution's forward pass), plus `bias` `[c]`, then `act`.
+/// Every element of `dx` is written.
+pub fn backward_data(
+    isa: Isa,
+    g: &Geom,
+    dy: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Act,
+    dx: &mut [f32],
+) {
+    let ty: Vec<_> = (0..g.sh).map(|r| phase_taps(g.kh, g.sh, g.ph, r)).collect();
+    let tx: Vec<_> = (0..g.sw).map(|r| phase_taps(g.kw, g.sw, g.pw, r)).collect();
+    let span = |t: &[Vec<(usize, isize)>]| {
+        let ds = t.iter().flatten().map(|&(_, d)| d);
+        (ds.clone().min().unwrap_or(0), ds.max().unwrap_or(0))
+    };
+    let ((y0, y1), (x0, x1)) = (span(&ty), span(&tx));
+    // Phase rows q < ceil(h / sh) read output-gradient rows q + d, d in y0..=y1: pad so that
+    // all of them exist (zeros outside the real oh rows), and likewise for the columns.
+    let (qh, qw) = (g.h.div_ceil(g.sh), g.w.div_ceil(g.sw));
+    let top = (-y0).max(0) as usize;
+    let left = (-x0).max(0) as usize;
+    let hpd = top + g.oh.max((qh as isize + y1).max(0) as usize);
+    let wpd = left + g.ow.max((qw as isize + x1).max(0) as usize);
+    let dyin = channel_last(
+        dy,
+        [g.n, g.k, g.oh, g.ow],
+        [top, hpd - top - g.oh, left, wpd - left - g.ow],
+    );
+    let phases: Vec<(usize, usize)> = (0..g.sh)
+        .flat_map(|ry| (0..g.sw).map(move |rx| (ry, rx)))
+        .collect();
+    let mut bufs = Vec::with_capacity(phases.len());
+    for &(ry, rx) in &phases {
+        let (ph, pw) = (
+            g.h.saturating_sub(ry).div_ceil(g.sh),
+            g.w.saturating_sub(rx).div_ceil(g.sw),
+        );
+        // Weight rows in the order the runs read them: for each tap row, the phase's taps
+        // along x in ascending d (descending kx), each the k output-gradient channels.
+        let mut runs = Vec::new();
+        let mut wt = Vec::new();
+        for &(ky, dy_) in &ty[ry] {
+            let Some(&(_, dx0)) = tx[rx].first() else {
+                continue;
+            };
+            runs.push(Run {
+                a: (((dy_ - y0) as usize) * wpd + (dx0 - x0) as usize) * g.k,
+                b: wt.len() / g.c,
+                len: tx[rx].len() * g.k,
+            });
+            for &(kx, _) in &tx[rx] {
+                for k in 0..g.k {
+                    for ch in 0..g.c {
+                        wt.push(w[((k * g.c + ch) * g.kh + ky) * g.kw + kx]);
+                    }
+                }
+            }
+        }
+        let offset = |i: usize| {
+            let (b, r) = (i / (ph * pw), i % (ph * pw));
+            let (qy, qx) = (r / pw, r % pw);
+            // top + y0 >= 0 and left + x0 >= 0 by the choice of padding.
+            let yy = (top as isize + y0) as usize + qy;
+            let xx = (left as isize + x0) as usize + qx;
+            ((b * hpd + yy) * wpd + xx) * g.k
+        };
+        let mut out = Scratch::take(g.n * ph * pw * g.c);
+        out.par_chunks_mut(CHUNK * g.c).enumerate().for_each_init(
+            || Vec::with_capacity(CHUNK),
+            |rows, (ci, d)| {
+                rows.clear();
+                let m0 = ci * CHUNK;
+                rows.extend((m0..m0 + d.len() / g.c).map(offset));
+                gemm_gather(isa, d, g.c, &dyin, rows, &wt, g.c, g.c, &runs, false);
+            },
+        );
+        bufs.push((ph, pw, out));
+    }
+    // Each phase's pixels into their places in the planes, bias and activation on the way.
+    let hw = g.hw();
+    dx.par_chunks_mut(g.c * hw).enumerate().for_each(|(b, db)| {
+        db.par_chunks_mut(16 * hw)
+            .enumerate()
+            .for_each(|(cb, planes)| {
+                let c0 = cb * 16;
+                for (j, plane) in planes.chunks_mut(hw).enumerate() {
+                    let bj = bias.map_or(0.0, |v| v[c0 + j]);
+                    for (&(ry, rx), (ph, pw, out)) in phases.iter().zip(&bufs) {
+                        let src = &out[b * ph * pw * g.c + c0 + j..];
+                        for qy in 0..*ph {
+                            let row = &mut plane[(qy * g.sh + ry) * g.w + rx..];
+                            let s = src[qy * pw * g.c..].iter().step_by(g.c);
+                            for (d, &v) in row.iter_mut().step_by(g.sw).zip(s.take(*pw)) {
+                                *d = act.apply(v + bj);
+                            }
+                        }
+                    }
+                }
+            });
+    });
+}
+
+/// Weight gradient `[k, c, kh, kw]`: the gathers of [`forward`] against the output gradient,
+/// summed over the batch's pixels, one accumulator per thread.
+pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
+    let xin = channel_last(x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
+    let dyp = to_pixels(dy, [g.n, g.k, g.p()]);
+    let runs = conv_runs(g, wp);
+    let m = g.n * g.p();
+    let parts = rayon::current_num_threads().clamp(1, m.div_ceil(CHUNK).max(1));
+    let per = m.div_ceil(parts);
+    // Pixels in blocks of 256, so the block's output gradient stays in cache while every
+    // weight row is summed along it.
+    const BLOCK: usize = 256;
+    let partial: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0.0; g.ckk() * g.k];
+            let mut rows = Vec::with_capacity(BLOCK);
+            let end = ((t + 1) * per).min(m);
+            for m0 in (t * per..end).step_by(BLOCK) {
+                let m1 = (m0 + BLOCK).min(end);
+                rows.clear();
+                rows.extend((m0..m1).map(|i| pixel_offset(g, hp, wp, i)));
+                gemm_gather_tn(
+                    isa,
+                    &mut acc,
+                    g.k,
+                    &xin,
+                    &rows,
+                    &dyp[m0 * g.k..m1 * g.k],
+                    g.k,
+                    g.k,
+                    &runs,
+                );
+            }
+            acc
+        })
+        .collect();
+    let mut it = partial.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0.0; g.ckk() * g.k]);
+    for part in it {
+        for (s, v) in sum.iter_mut().zip(part) {
+            *s += v;
+        }
+    }
+    let taps = g.kh * g.kw;
+    let mut dw = vec![0.0; g.k * g.ckk()];
+    for k in 0..g.k {
+        for ch in 0..g.c {
+            for t in 0..taps {
+                dw[(k * g.c + ch) * taps + t] = sum[(t * g.c + ch) * g.k + k];
+            }
+        }
+    }
+    dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::kernels::reference;
+    use crate::rng::Rng;
+
+    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.normal() as f32).collect()
+    }
+
+    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .map(|(&a, &b)| (f64::from(a) - b).abs())
+            .fold(0.0, f64::max)
+            / scale
+    }
+
+    /// Every instruction set the CPU has (the portable loops too, which no convolution picks
+    /// but which check the kernels' definition) against the f64 direct convolution, at
+    /// shapes with strides 1-3, kernels 1-4, paddings 0-2, kernels smaller than the stride,
+    /// odd sizes and channel counts around the 12 x 32 tiles.
+    #[test]
+    fn direct_kernels_match_the_definition() {
+        let mut rng = Rng::new(21);
+        let shapes: &[([usize; 4], usize, usize, usize, usize)] = &[
+            ([2, 3, 9, 11], 17, 3, 2, 1),
+            ([1, 16, 14, 14], 33, 4, 2, 1),
+            ([3, 5, 7, 7], 40, 4, 2, 1),
+            ([2, 20, 8, 6], 16, 2, 2, 0),
+            ([1, 4, 10, 9], 19, 3, 1, 1),
+            ([2, 6, 11, 13], 24, 3, 3, 2),
+            ([1, 7, 9, 8], 18, 1, 2, 0),
+            ([2, 33, 5, 6], 31, 3, 1, 2),
+        ];
+        for isa in Isa::available() {
+            for &(dims, k, ks, s, p) in shapes {
+                let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
+                let x = random(g.n * g.c * g.hw(), &mut rng);
+                let w = random(g.k * g.ckk(), &mut rng);
+                let bias = random(g.k.max(g.c), &mut rng);
+                let dy = random(g.n * g.k * g.p(), &mut rng);
+                let want = reference::forward(&g, &x, &w, Some(&bias[..g.k]));
+                let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
+                let mut y = vec![f32::NAN; want.len()];
+                forward(isa, &g, &x, &w, Some(&bias[..g.k]), Act::None, &mut y);
+                assert!(rel_err(&y, &want) < 1e-5, "{isa:?} {g:?} forward");
+                let mut dx = vec![f32::NAN; x.len()];
+                backward_data(isa, &g, &dy, &w, None, Act::None, &mut dx);
+                assert!(rel_err(&dx, &want_dx) < 1e-5, "{isa:?} {g:?} input grad");
+                let dw = backward_weight(isa, &g, &x, &dy);
+                assert!(rel_err(&dw, &want_dw) < 1e-5, "{isa:?} {g:?} weight grad");
+                // A transposed convolution's bias and activation, in the same pass.
+                let mut t = vec![f32::NAN; x.len()];
+                let act = Act::LeakyRelu(0.2);
+                backward_data(isa, &g, &dy, &w, Some(&bias[..g.c]), act, &mut t);
+                for (i, (&a, &d)) in t.iter().zip(&dx).enumerate() {
+                    let c = (i / g.hw()) % g.c;
+                    assert!((a - act.apply(d + bias[c])).abs() < 1e-5);
+                }
+            }
+        }
+    }
+}
