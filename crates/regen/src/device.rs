@@ -3,8 +3,11 @@
 
 use burn::tensor::Device;
 
-/// The device for inference and evaluation: burn-flex, pure-Rust CPU.
+/// The device for inference and evaluation: burn-flex, pure-Rust CPU. The first call also
+/// tells the allocator to keep freed memory for reuse
+/// ([`crate::engine::gemm::retain_freed_memory`]).
 pub fn device() -> Device {
+    crate::engine::gemm::retain_freed_memory();
     Device::flex()
 }
 
