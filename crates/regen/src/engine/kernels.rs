@@ -270,9 +270,12 @@ pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> 
     assert_eq!(dy.len(), g.n * g.k * g.p(), "conv output gradient size");
     // Winograd's weight gradient sums its products along the tiles; with few tiles per
     // thread (8x8 maps: 32) the sums are too short to pay for the transforms (measured:
-    // 16 x 256 x 8 x 8, 28 ms against 19 ms by matrix products).
+    // 16 x 256 x 8 x 8, 28 ms against 19 ms by matrix products), and with 32 channels on
+    // both sides its 36 products are too small (16 x 32 x 64x64 -> 32: 11.3-11.6 ms against
+    // 9.7-10.6; with 64 in, 12.5-13.8 against 16.7-17.3).
     let tiles = g.n * g.oh.div_ceil(4) * g.ow.div_ceil(4);
-    if winograd_fits(g, kernel) && tiles >= 128 * rayon::current_num_threads() {
+    if winograd_fits(g, kernel) && tiles >= 128 * rayon::current_num_threads() && g.c.max(g.k) >= 64
+    {
         return winograd::backward_weight(Isa::current(), g, x, dy);
     }
     if direct_fits(g, kernel) {
