@@ -3,14 +3,16 @@
 //! Convolutions are most of the work of every network regen trains, and burn-flex runs them
 //! as general 3-D im2col products. This engine computes them with kernels chosen per layer
 //! shape ([`kernels`]): Winograd F(4x4, 3x3) ([`winograd`]) for 3x3 stride-1 layers and their
-//! input gradients, matrix products over unfolded images ([`im2col`]) for strided and
-//! transposed layers and for weight gradients, bias and activation fused into the output
-//! pass. [`backend`] plugs them into burn as a backend extension with a backward step of its
-//! own; [`conv2d`] and [`conv_transpose2d`] call it on the CPU device and fall back to
-//! burn's operations on any other device; [`nn`] holds the modules the models use.
+//! input gradients, direct kernels over channel-last copies ([`direct`]) for 4x4 stride-2
+//! layers and their transposes, matrix products over unfolded images ([`im2col`]) for the
+//! rest, bias and activation fused into the output pass. [`backend`] plugs them into burn
+//! as a backend extension with a backward step of its own; [`conv2d`] and
+//! [`conv_transpose2d`] call it on the CPU device and fall back to burn's operations on any
+//! other device; [`nn`] holds the modules the models use.
 //!
-//! `REGEN_CONV=gemm` turns Winograd off and `REGEN_CONV=burn` the whole engine, so each can
-//! be measured against the alternative in the same build.
+//! `REGEN_CONV=gemm` turns Winograd and the direct kernels off, `REGEN_CONV=direct` puts the
+//! direct kernels wherever the channels allow, and `REGEN_CONV=burn` turns off the whole
+//! engine, so each can be measured against the alternative in the same build.
 
 pub mod backend;
 pub mod direct;
