@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn};
-use super::kernels::{Act, Geom};
+use super::kernels::{Act, Geom, sum_parts};
 
 /// Output pixels per parallel task: 8 blocks of the kernel's 12 rows.
 const CHUNK: usize = 96;
@@ -367,13 +367,7 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
             acc
         })
         .collect();
-    let mut it = partial.into_iter();
-    let mut sum = it.next().unwrap_or_else(|| vec![0.0; g.ckk() * g.k]);
-    for part in it {
-        for (s, v) in sum.iter_mut().zip(part) {
-            *s += v;
-        }
-    }
+    let sum = sum_parts(partial, g.ckk() * g.k);
     let taps = g.kh * g.kw;
     let mut dw = vec![0.0; g.k * g.ckk()];
     for k in 0..g.k {
@@ -389,22 +383,8 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::reference;
+    use crate::engine::kernels::reference::{self, random, rel_err};
     use crate::rng::Rng;
-
-    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
-        (0..n).map(|_| rng.normal() as f32).collect()
-    }
-
-    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .map(|(&a, &b)| (f64::from(a) - b).abs())
-            .fold(0.0, f64::max)
-            / scale
-    }
 
     /// Every instruction set the CPU has (the portable loops too, which no convolution picks
     /// but which check the kernels' definition) against the f64 direct convolution, at

@@ -755,6 +755,17 @@ fn tail_mask(width: usize) -> u16 {
     }
 }
 
+/// For a tile `width <= 32` columns wide: whether it needs a second register, and the lane
+/// masks of the first and second.
+#[cfg(target_arch = "x86_64")]
+fn lane_masks(width: usize) -> (bool, u16, u16) {
+    if width > 16 {
+        (true, u16::MAX, tail_mask(width - 16))
+    } else {
+        (false, tail_mask(width), 0)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn gather_avx512(dst: &mut [f32], dst_rs: usize, f: &Gather<'_>, accumulate: bool) {
@@ -796,12 +807,7 @@ fn gather_tile<const R: usize>(
     width: usize,
 ) {
     use std::arch::x86_64::*;
-    let two = width > 16;
-    let (m0, m1) = if two {
-        (u16::MAX, tail_mask(width - 16))
-    } else {
-        (tail_mask(width), 0)
-    };
+    let (two, m0, m1) = lane_masks(width);
     let mut acc0 = [_mm512_setzero_ps(); R];
     let mut acc1 = [_mm512_setzero_ps(); R];
     // SAFETY: rows i0..i0 + R < rows.len() and columns j0..j0 + width <= n are inside
@@ -971,12 +977,7 @@ fn gather_tn_tile<const R: usize>(
     width: usize,
 ) {
     use std::arch::x86_64::*;
-    let two = width > 16;
-    let (m0, m1) = if two {
-        (u16::MAX, tail_mask(width - 16))
-    } else {
-        (tail_mask(width), 0)
-    };
+    let (two, m0, m1) = lane_masks(width);
     let mut acc0 = [_mm512_setzero_ps(); R];
     let mut acc1 = [_mm512_setzero_ps(); R];
     // SAFETY: `gemm_gather_tn` bounds a[rows[i] + run.a + l] for l < run.len (l0 + R <=

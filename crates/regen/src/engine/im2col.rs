@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Mat, gemm, gemm_nt_acc};
-use super::kernels::{Act, Geom};
+use super::kernels::{Act, Geom, sum_parts};
 
 /// The range of output columns `ox` whose input column `ox * s + tap - pad` lies in
 /// `0..len`.
@@ -364,14 +364,7 @@ pub fn backward_weight(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
             acc
         })
         .collect();
-    let mut it = partial.into_iter();
-    let mut sum = it.next().unwrap_or_else(|| vec![0.0; g.k * ckk]);
-    for part in it {
-        for (s, v) in sum.iter_mut().zip(part) {
-            *s += v;
-        }
-    }
-    sum
+    sum_parts(partial, g.k * ckk)
 }
 
 #[cfg(test)]

@@ -284,6 +284,18 @@ pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> 
     im2col::backward_weight(g, x, dy)
 }
 
+/// The sum of per-thread partial sums, each `len` long (zeros if there are none).
+pub(crate) fn sum_parts(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut it = parts.into_iter();
+    let mut sum = it.next().unwrap_or_else(|| vec![0.0; len]);
+    for part in it {
+        for (s, v) in sum.iter_mut().zip(part) {
+            *s += v;
+        }
+    }
+    sum
+}
+
 /// Bias gradient `[k]`: the output gradient summed over the batch and the plane.
 pub fn bias_grad(dy: &[f32], n: usize, k: usize, p: usize) -> Vec<f32> {
     assert_eq!(dy.len(), n * k * p);
@@ -346,6 +358,23 @@ pub fn conv_transpose_forward(
 pub(crate) mod reference {
     //! Direct convolution in f64, the definition the fast kernels are tested against.
     use super::Geom;
+    use crate::rng::Rng;
+
+    /// `n` draws from N(0, 1).
+    pub fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.normal() as f32).collect()
+    }
+
+    /// Largest |a - b| over max(1, largest |b|): an error relative to the tensor's scale.
+    pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .map(|(&a, &b)| (f64::from(a) - b).abs())
+            .fold(0.0, f64::max)
+            / scale
+    }
 
     /// `[n, k, oh, ow]`.
     pub fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
@@ -418,20 +447,7 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
-    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
-        (0..n).map(|_| rng.normal() as f32).collect()
-    }
-
-    /// Largest |a - b| over max(1, largest |b|): an error relative to the tensor's scale.
-    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .map(|(&a, &b)| (f64::from(a) - b).abs())
-            .fold(0.0, f64::max)
-            / scale
-    }
+    use super::reference::{random, rel_err};
 
     // Shapes: odd sizes, every padding a 3x3 layer can have, channel counts 1, 3, 4, 16,
     // batches 1, 2 and 3, strides 1 and 2, kernels 2, 3 and 4. The first five take Winograd.
