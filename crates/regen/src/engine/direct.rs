@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn};
+use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn, transpose, transpose_into};
 use super::kernels::{Act, Geom, sum_parts};
 
 /// Output pixels per parallel task: 8 blocks of the kernel's 12 rows.
@@ -83,35 +83,53 @@ impl std::ops::DerefMut for Scratch {
 
 /// `x` `[n, c, h, w]` as `[n, top + h + bottom, left + w + right, c]`, zeros around.
 fn channel_last(
+    isa: Isa,
     x: &[f32],
     [n, c, h, w]: [usize; 4],
     [top, bottom, left, right]: [usize; 4],
 ) -> Scratch {
     let (hp, wp) = (top + h + bottom, left + w + right);
     let mut out = Scratch::take(n * hp * wp * c);
-    out.par_chunks_mut(wp * c).enumerate().for_each(|(r, row)| {
-        let (b, y) = (r / hp, r % hp);
-        if y < top || y >= top + h {
-            row.fill(0.0);
-            return;
-        }
-        let iy = y - top;
-        row[..left * c].fill(0.0);
-        row[(left + w) * c..].fill(0.0);
-        let d = &mut row[left * c..(left + w) * c];
-        for ch in 0..c {
-            let src = &x[((b * c + ch) * h + iy) * w..][..w];
-            for (v, o) in src.iter().zip(d[ch..].iter_mut().step_by(c)) {
-                *o = *v;
-            }
-        }
-    });
+    // Bands of about 256 pixels: each read of a channel plane then takes 16 neighbouring
+    // pixels, whole cache lines, rather than one short row of every plane.
+    let band = 256usize.div_ceil(w).clamp(1, h.max(1));
+    out.par_chunks_mut(hp * wp * c)
+        .enumerate()
+        .for_each(|(b, img)| {
+            let (head, rest) = img.split_at_mut(top * wp * c);
+            let (body, tail) = rest.split_at_mut(h * wp * c);
+            head.fill(0.0);
+            tail.fill(0.0);
+            body.par_chunks_mut(band * wp * c)
+                .enumerate()
+                .for_each(|(bi, rows)| {
+                    for row in rows.chunks_mut(wp * c) {
+                        row[..left * c].fill(0.0);
+                        row[(left + w) * c..].fill(0.0);
+                    }
+                    let nr = rows.len() / (wp * c);
+                    // Rows iy0.. of every plane: [c, nr * w] with rows h * w apart; pixel j of
+                    // the band goes to its place in the padded rows.
+                    let src = &x[(b * c * h + bi * band) * w..];
+                    transpose_into(isa, src, h * w, c, nr * w, rows, |j| {
+                        ((j / w) * wp + left + j % w) * c
+                    });
+                });
+        });
     out
 }
 
 /// `src` `[n, p, k]` (pixel-major) into `dst` `[n, k, p]` planes, adding `bias[k]` and
 /// applying `act`.
-fn to_planes(src: &[f32], [n, p, k]: [usize; 3], bias: Option<&[f32]>, act: Act, dst: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+fn to_planes(
+    isa: Isa,
+    src: &[f32],
+    [n, p, k]: [usize; 3],
+    bias: Option<&[f32]>,
+    act: Act,
+    dst: &mut [f32],
+) {
     assert_eq!(src.len(), n * p * k);
     assert_eq!(dst.len(), n * p * k);
     dst.par_chunks_mut(k * p).enumerate().for_each(|(b, yb)| {
@@ -121,32 +139,34 @@ fn to_planes(src: &[f32], [n, p, k]: [usize; 3], bias: Option<&[f32]>, act: Act,
             .for_each(|(kb, planes)| {
                 let k0 = kb * 16;
                 let kn = planes.len() / p;
-                for i0 in (0..p).step_by(64) {
-                    let i1 = (i0 + 64).min(p);
-                    for j in 0..kn {
-                        let bj = bias.map_or(0.0, |v| v[k0 + j]);
-                        let d = &mut planes[j * p + i0..j * p + i1];
-                        for (i, v) in d.iter_mut().enumerate() {
-                            *v = act.apply(s[(i0 + i) * k + k0 + j] + bj);
-                        }
-                    }
-                }
+                transpose(isa, &s[k0..], k, p, kn, planes, p);
+                finish(planes, p, k0, bias, act);
             });
     });
 }
 
-/// `src` `[n, k, p]` planes as `[n * p, k]`, pixel-major.
-fn to_pixels(src: &[f32], [n, k, p]: [usize; 3]) -> Scratch {
-    let mut dst = Scratch::take(n * p * k);
-    dst.par_chunks_mut(64 * k).enumerate().for_each(|(blk, d)| {
-        // Pixels m0.. of the whole batch, 64 at a time (a block may straddle two images).
-        let m0 = blk * 64;
-        for (i, row) in d.chunks_mut(k).enumerate() {
-            let (b, q) = ((m0 + i) / p, (m0 + i) % p);
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = src[(b * k + j) * p + q];
-            }
+/// Adds `bias[c0 + j]` to plane `j` of `planes` (each `len` long) and applies `act`.
+fn finish(planes: &mut [f32], len: usize, c0: usize, bias: Option<&[f32]>, act: Act) {
+    if bias.is_none() && act == Act::None {
+        return;
+    }
+    for (j, plane) in planes.chunks_mut(len).enumerate() {
+        let bj = bias.map_or(0.0, |v| v[c0 + j]);
+        for v in plane {
+            *v = act.apply(*v + bj);
         }
+    }
+}
+
+/// `src` `[n, k, p]` planes as `[n * p, k]`, pixel-major.
+fn to_pixels(isa: Isa, src: &[f32], [n, k, p]: [usize; 3]) -> Scratch {
+    let mut dst = Scratch::take(n * p * k);
+    dst.par_chunks_mut(p * k).enumerate().for_each(|(b, db)| {
+        db.par_chunks_mut(64 * k).enumerate().for_each(|(blk, d)| {
+            // Pixels q0.. of image b, 64 at a time: [k, 64] with rows p apart, as [64, k].
+            let q0 = blk * 64;
+            transpose(isa, &src[b * k * p + q0..], p, k, d.len() / k, d, k);
+        });
     });
     dst
 }
@@ -194,7 +214,7 @@ pub fn forward(
     out: &mut [f32],
 ) {
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
-    let xin = channel_last(x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
+    let xin = channel_last(isa, x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
     let runs = conv_runs(g, wp);
     let wt = conv_weight_rows(g, w);
 
@@ -208,7 +228,7 @@ pub fn forward(
             gemm_gather(isa, d, g.k, &xin, rows, &wt, g.k, g.k, &runs, false);
         },
     );
-    to_planes(&y, [g.n, g.p(), g.k], bias, act, out);
+    to_planes(isa, &y, [g.n, g.p(), g.k], bias, act, out);
 }
 
 /// The kernel taps that reach the input rows `q * s + r` of one phase `r`: `(tap, d)` with
@@ -251,6 +271,7 @@ pub fn backward_data(
     let hpd = top + g.oh.max((qh as isize + y1).max(0) as usize);
     let wpd = left + g.ow.max((qw as isize + x1).max(0) as usize);
     let dyin = channel_last(
+        isa,
         dy,
         [g.n, g.k, g.oh, g.ow],
         [top, hpd - top - g.oh, left, wpd - left - g.ow],
@@ -305,27 +326,34 @@ pub fn backward_data(
         );
         bufs.push((ph, pw, out));
     }
-    // Each phase's pixels into their places in the planes, bias and activation on the way.
+    // Each phase's pixels into their places in the planes, bias and activation on the way:
+    // 16 channels of a phase at a time transposed to planes, then spread along the rows.
     let hw = g.hw();
     dx.par_chunks_mut(g.c * hw).enumerate().for_each(|(b, db)| {
-        db.par_chunks_mut(16 * hw)
-            .enumerate()
-            .for_each(|(cb, planes)| {
+        db.par_chunks_mut(16 * hw).enumerate().for_each_init(
+            Vec::new,
+            |tmp: &mut Vec<f32>, (cb, planes)| {
                 let c0 = cb * 16;
-                for (j, plane) in planes.chunks_mut(hw).enumerate() {
-                    let bj = bias.map_or(0.0, |v| v[c0 + j]);
-                    for (&(ry, rx), (ph, pw, out)) in phases.iter().zip(&bufs) {
-                        let src = &out[b * ph * pw * g.c + c0 + j..];
-                        for qy in 0..*ph {
+                let cn = planes.len() / hw;
+                for (&(ry, rx), (ph, pw, out)) in phases.iter().zip(&bufs) {
+                    let q = ph * pw;
+                    if q == 0 {
+                        continue;
+                    }
+                    tmp.resize(cn * q, 0.0);
+                    transpose(isa, &out[b * q * g.c + c0..], g.c, q, cn, tmp, q);
+                    for (j, plane) in planes.chunks_mut(hw).enumerate() {
+                        let bj = bias.map_or(0.0, |v| v[c0 + j]);
+                        for (qy, src) in tmp[j * q..(j + 1) * q].chunks(*pw).enumerate() {
                             let row = &mut plane[(qy * g.sh + ry) * g.w + rx..];
-                            let s = src[qy * pw * g.c..].iter().step_by(g.c);
-                            for (d, &v) in row.iter_mut().step_by(g.sw).zip(s.take(*pw)) {
+                            for (d, &v) in row.iter_mut().step_by(g.sw).zip(src) {
                                 *d = act.apply(v + bj);
                             }
                         }
                     }
                 }
-            });
+            },
+        );
     });
 }
 
@@ -333,8 +361,8 @@ pub fn backward_data(
 /// summed over the batch's pixels, one accumulator per thread.
 pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
-    let xin = channel_last(x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
-    let dyp = to_pixels(dy, [g.n, g.k, g.p()]);
+    let xin = channel_last(isa, x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
+    let dyp = to_pixels(isa, dy, [g.n, g.k, g.p()]);
     let runs = conv_runs(g, wp);
     let m = g.n * g.p();
     let parts = rayon::current_num_threads().clamp(1, m.div_ceil(CHUNK).max(1));
