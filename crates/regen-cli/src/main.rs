@@ -566,6 +566,9 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Generate(a)) => commands::eval_generate(a),
         Command::Eval(EvalCommand::Augment(a)) => commands::eval_augment(a),
     };
+    if let Some(report) = regen::engine::backend::profile_report() {
+        eprint!("{report}");
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -13,6 +13,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::{Shape, TensorData};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use super::kernels::{self, Act, Geom, Kernel};
 
@@ -95,6 +97,71 @@ pub trait ConvBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// Wall time per convolution pass and shape, kept when `REGEN_PROFILE` is set: which layer
+/// of a training step costs what, measured inside the real step (caches and all), which a
+/// kernel benchmark run alone does not show.
+static PROFILE: Mutex<Vec<(String, u64, f64)>> = Mutex::new(Vec::new());
+
+fn profiling() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("REGEN_PROFILE").is_some())
+}
+
+/// Runs `f`, adding its time to the entry `what` of `g`'s shape when profiling.
+fn timed<T>(what: &str, g: &Geom, transposed: bool, f: impl FnOnce() -> T) -> T {
+    if !profiling() {
+        return f();
+    }
+    let t0 = Instant::now();
+    let r = f();
+    let secs = t0.elapsed().as_secs_f64();
+    let label = format!(
+        "{what:<4} {}x{}x{}x{} -> {} ({}x{} s{}{})",
+        g.n,
+        g.c,
+        g.h,
+        g.w,
+        g.k,
+        g.kh,
+        g.kw,
+        g.sh,
+        if transposed { " T" } else { "" }
+    );
+    let mut p = PROFILE.lock().unwrap_or_else(|e| e.into_inner());
+    match p.iter_mut().find(|e| e.0 == label) {
+        Some(e) => {
+            e.1 += 1;
+            e.2 += secs;
+        }
+        None => p.push((label, 1, secs)),
+    }
+    r
+}
+
+/// With `REGEN_PROFILE` set, a table of the time spent in each convolution pass (forward,
+/// input gradient `dx`, weight gradient `dw`, bias gradient `db`, activation gradient `act`)
+/// per shape (in the plain convolution's terms: `n x c x h x w -> k`, `T` when transposed),
+/// largest first; `None` otherwise.
+pub fn profile_report() -> Option<String> {
+    if !profiling() {
+        return None;
+    }
+    let mut p = PROFILE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    p.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let total: f64 = p.iter().map(|e| e.2).sum();
+    let mut out = format!("convolution time by pass and shape ({total:.2} s in all):\n");
+    for (label, n, secs) in p {
+        out += &format!(
+            "{:>8.1} ms {:>5.1}% {:>7} calls {:>7.3} ms/call  {label}\n",
+            secs * 1e3,
+            100.0 * secs / total.max(1e-12),
+            n,
+            secs * 1e3 / n as f64
+        );
+    }
+    Some(out)
+}
+
 /// The tensor's values in row-major order, copied only if its layout is not already so.
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
@@ -106,6 +173,16 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
 
 fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+/// The values of a contiguous tensor to write in place; copied first only if the storage
+/// is shared (a consumed gradient usually is not, so this saves a copy of it).
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let (start, end) = t
+        .layout()
+        .contiguous_offsets()
+        .expect("contiguous f32 tensor");
+    &mut t.storage_mut::<f32>()[start..end]
 }
 
 fn tensor(v: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
@@ -123,11 +200,20 @@ impl ConvBackend for Flex {
         let (x, w) = (contiguous(x), contiguous(weight));
         let bias = spec.bias.then(|| contiguous(bias));
         let b = bias.as_ref().map(values);
-        let y = if spec.transposed {
-            kernels::conv_transpose_forward(&g, values(&x), values(&w), b, spec.act, spec.kernel)
-        } else {
-            kernels::conv_forward(&g, values(&x), values(&w), b, spec.act, spec.kernel)
-        };
+        let y = timed("fwd", &g, spec.transposed, || {
+            if spec.transposed {
+                kernels::conv_transpose_forward(
+                    &g,
+                    values(&x),
+                    values(&w),
+                    b,
+                    spec.act,
+                    spec.kernel,
+                )
+            } else {
+                kernels::conv_forward(&g, values(&x), values(&w), b, spec.act, spec.kernel)
+            }
+        });
         tensor(y, out)
     }
 }
@@ -151,46 +237,52 @@ impl Backward<Flex, 3> for ConvBackward {
     ) {
         let [node_x, node_w, node_b] = ops.parents;
         let (x_id, w_id, out, spec) = ops.state;
-        let grad = contiguous(grads.consume::<Flex>(&ops.node));
+        let mut grad = contiguous(grads.consume::<Flex>(&ops.node));
         let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
         let w = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(w_id));
         let (g, _) = spec.geometry(&x.shape(), &w.shape());
-        let masked;
-        let dy: &[f32] = match &out {
-            Some(out) => {
-                let out = contiguous(out.clone());
-                masked = kernels::through_act(values(&grad).to_vec(), values(&out), spec.act);
-                &masked
-            }
-            None => values(&grad),
-        };
+        if let Some(out) = &out {
+            let out = contiguous(out.clone());
+            timed("act", &g, spec.transposed, || {
+                kernels::through_act(values_mut(&mut grad), values(&out), spec.act)
+            });
+        }
+        let dy = values(&grad);
         let (xs, ws) = (x.shape(), w.shape());
         let dims = |s: &Shape| -> [usize; 4] { s.as_slice().try_into().expect("4-D") };
         if spec.transposed {
             // x is the plain convolution's output side, dy its input side.
             if let Some(node) = node_x {
-                let dx = kernels::conv_forward(&g, dy, values(&w), None, Act::None, spec.kernel);
+                let dx = timed("dx", &g, true, || {
+                    kernels::conv_forward(&g, dy, values(&w), None, Act::None, spec.kernel)
+                });
                 grads.register::<Flex>(node.id, tensor(dx, dims(&xs)));
             }
             if let Some(node) = node_w {
-                let dw = kernels::conv_backward_weight(&g, dy, values(&x), spec.kernel);
+                let dw = timed("dw", &g, true, || {
+                    kernels::conv_backward_weight(&g, dy, values(&x), spec.kernel)
+                });
                 grads.register::<Flex>(node.id, tensor(dw, dims(&ws)));
             }
             if let Some(node) = node_b {
-                let db = kernels::bias_grad(dy, g.n, g.c, g.hw());
+                let db = timed("db", &g, true, || kernels::bias_grad(dy, g.n, g.c, g.hw()));
                 grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [g.c])));
             }
         } else {
             if let Some(node) = node_x {
-                let dx = kernels::conv_backward_data(&g, dy, values(&w), spec.kernel);
+                let dx = timed("dx", &g, false, || {
+                    kernels::conv_backward_data(&g, dy, values(&w), spec.kernel)
+                });
                 grads.register::<Flex>(node.id, tensor(dx, dims(&xs)));
             }
             if let Some(node) = node_w {
-                let dw = kernels::conv_backward_weight(&g, values(&x), dy, spec.kernel);
+                let dw = timed("dw", &g, false, || {
+                    kernels::conv_backward_weight(&g, values(&x), dy, spec.kernel)
+                });
                 grads.register::<Flex>(node.id, tensor(dw, dims(&ws)));
             }
             if let Some(node) = node_b {
-                let db = kernels::bias_grad(dy, g.n, g.k, g.p());
+                let db = timed("db", &g, false, || kernels::bias_grad(dy, g.n, g.k, g.p()));
                 grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [g.k])));
             }
         }
