@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::models::{GanConfig, GanDiscriminator, GanGenerator};
 use crate::rng::Rng;
 use crate::train::progress::Progress;
-use crate::train::run::{OptimizerKind, RunDir, TrainState};
+use crate::train::run::{EpochOrder, OptimizerKind, RunDir, TrainState};
 
 /// The adversarial objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -438,15 +438,12 @@ pub fn train_gan_on(
         let c: Vec<usize> = (0..64).map(|i| (i / 8) % k).collect();
         one_hot(&c, k, &device)
     });
+    let mut epochs = EpochOrder::new((0..data.len()).collect(), cfg.seed);
     let (t0, start_step) = (Instant::now(), step);
     let mut window = [0.0f64; 6]; // sums of d_loss, g_loss, D(real), D(fake), r1, count
     while step < total {
         let epoch = step / spe;
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        let mut r = Rng::derived(cfg.seed, epoch);
-        for i in (1..order.len()).rev() {
-            order.swap(i, r.below(i + 1));
-        }
+        let order = epochs.of(epoch);
         let pos = (step % spe) as usize * cfg.batch;
         let idx = &order[pos..pos + cfg.batch];
         let imgs: Vec<&Image> = idx.iter().map(|&i| &data.images[i]).collect();

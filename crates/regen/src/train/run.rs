@@ -90,6 +90,41 @@ pub struct TrainState {
     pub best: Option<(f64, u64)>,
 }
 
+/// The order in which an epoch visits the training items: a shuffle that depends only on
+/// (seed, epoch), so a run resumed mid-epoch continues the same order. Shuffled once per
+/// epoch (shuffling 60,000 indices on every step cost about 1% of a VAE step).
+pub struct EpochOrder {
+    items: Vec<usize>,
+    seed: u64,
+    epoch: Option<u64>,
+    order: Vec<usize>,
+}
+
+impl EpochOrder {
+    /// The order over `items` for runs seeded with `seed`.
+    pub fn new(items: Vec<usize>, seed: u64) -> Self {
+        EpochOrder {
+            items,
+            seed,
+            epoch: None,
+            order: Vec::new(),
+        }
+    }
+
+    /// The items in the order of `epoch` (Fisher-Yates with the epoch's own RNG).
+    pub fn of(&mut self, epoch: u64) -> &[usize] {
+        if self.epoch != Some(epoch) {
+            self.order.clone_from(&self.items);
+            let mut r = Rng::derived(self.seed, epoch);
+            for i in (1..self.order.len()).rev() {
+                self.order.swap(i, r.below(i + 1));
+            }
+            self.epoch = Some(epoch);
+        }
+        &self.order
+    }
+}
+
 /// A training run's folder.
 pub struct RunDir {
     /// The folder.

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::models::{Vae, VaeConfig, vae_loss};
 use crate::rng::Rng;
 use crate::train::progress::Progress;
-use crate::train::run::{self, OptimizerKind, RunDir, TrainState};
+use crate::train::run::{self, EpochOrder, OptimizerKind, RunDir, TrainState};
 
 /// Everything that defines a VAE training run (`config.toml` in the run folder).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -178,15 +178,11 @@ pub fn train_vae_on(
     let z_fixed: Vec<f32> = (0..64 * cfg.model.latent)
         .map(|_| zr.normal() as f32)
         .collect();
+    let mut epochs = EpochOrder::new(train_idx.clone(), cfg.seed);
     let t0 = Instant::now();
     while step < total {
         let epoch = step / spe;
-        // The epoch's order depends only on (seed, epoch), so a resume mid-epoch continues it.
-        let mut order = train_idx.clone();
-        let mut r = Rng::derived(cfg.seed, epoch);
-        for i in (1..order.len()).rev() {
-            order.swap(i, r.below(i + 1));
-        }
+        let order = epochs.of(epoch);
         let pos = (step % spe) as usize * cfg.batch;
         let idx = &order[pos..(pos + cfg.batch).min(order.len())];
         let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
