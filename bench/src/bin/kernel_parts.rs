@@ -20,6 +20,8 @@ fn main() {
         std::process::exit(2);
     }
     let reps: usize = a[0].parse().expect("REPS");
+    // As a training process does (`regen::device::device`).
+    regen::engine::gemm::retain_freed_memory();
     for spec in &a[1..] {
         let v: Vec<usize> = spec
             .split(',')
@@ -32,10 +34,12 @@ fn main() {
         let x: Vec<f32> = (0..n * c * h * w).map(|i| (i % 7) as f32 * 0.1).collect();
         let wt: Vec<f32> = (0..k * g.ckk()).map(|i| (i % 5) as f32 * 0.1).collect();
         let dy: Vec<f32> = (0..n * k * g.p()).map(|i| (i % 3) as f32 * 0.1).collect();
-        let mut line = format!("{spec}:");
-        for kern in [Kernel::Auto, Kernel::Gemm, Kernel::Direct] {
-            let mut t = [Vec::new(), Vec::new(), Vec::new()];
-            for _ in 0..reps {
+        let kernels = [Kernel::Auto, Kernel::Gemm, Kernel::Direct];
+        // [kernel][pass] -> times; the kernels take turns within each repetition, so a
+        // change in the machine's speed during the run falls on all of them alike.
+        let mut t = vec![[Vec::new(), Vec::new(), Vec::new()]; kernels.len()];
+        for _ in 0..reps {
+            for (kt, &kern) in t.iter_mut().zip(&kernels) {
                 let t0 = Instant::now();
                 let y = conv_forward(&g, &x, &wt, None, Act::None, kern);
                 let t1 = Instant::now();
@@ -44,18 +48,21 @@ fn main() {
                 let dw = conv_backward_weight(&g, &x, &dy, kern);
                 let t3 = Instant::now();
                 std::hint::black_box((y, dx, dw));
-                t[0].push((t1 - t0).as_secs_f64() * 1e3);
-                t[1].push((t2 - t1).as_secs_f64() * 1e3);
-                t[2].push((t3 - t2).as_secs_f64() * 1e3);
+                kt[0].push((t1 - t0).as_secs_f64() * 1e3);
+                kt[1].push((t2 - t1).as_secs_f64() * 1e3);
+                kt[2].push((t3 - t2).as_secs_f64() * 1e3);
             }
-            for v in &mut t {
+        }
+        let mut line = format!("{spec}:");
+        for (kt, kern) in t.iter_mut().zip(&kernels) {
+            for v in kt.iter_mut() {
                 v.sort_by(f64::total_cmp);
             }
             line += &format!(
                 "  {kern:?} fwd {:.2} bdata {:.2} bw {:.2}",
-                t[0][reps / 2],
-                t[1][reps / 2],
-                t[2][reps / 2]
+                kt[0][reps / 2],
+                kt[1][reps / 2],
+                kt[2][reps / 2]
             );
         }
         println!("{line}");
