@@ -114,7 +114,6 @@ fn timed<T>(what: &str, g: &Geom, transposed: bool, f: impl FnOnce() -> T) -> T 
     }
     let t0 = Instant::now();
     let r = f();
-    let secs = t0.elapsed().as_secs_f64();
     let label = format!(
         "{what:<4} {}x{}x{}x{} -> {} ({}x{} s{}{})",
         g.n,
@@ -127,6 +126,13 @@ fn timed<T>(what: &str, g: &Geom, transposed: bool, f: impl FnOnce() -> T) -> T 
         g.sh,
         if transposed { " T" } else { "" }
     );
+    record(label, t0);
+    r
+}
+
+/// Adds the time since `t0` to the profile entry `label`.
+fn record(label: String, t0: Instant) {
+    let secs = t0.elapsed().as_secs_f64();
     let mut p = PROFILE.lock().unwrap_or_else(|e| e.into_inner());
     match p.iter_mut().find(|e| e.0 == label) {
         Some(e) => {
@@ -135,12 +141,11 @@ fn timed<T>(what: &str, g: &Geom, transposed: bool, f: impl FnOnce() -> T) -> T 
         }
         None => p.push((label, 1, secs)),
     }
-    r
 }
 
 /// With `REGEN_PROFILE` set, a table of the time spent in each convolution pass (forward,
-/// input gradient `dx`, weight gradient `dw`, bias gradient `db`, activation gradient `act`)
-/// per shape (in the plain convolution's terms: `n x c x h x w -> k`, `T` when transposed),
+/// input gradient `dx`, weight gradient `dw`, bias gradient `db`, activation gradient `act`,
+/// and copies of strided tensors to row-major order before any of them) per shape (in the plain convolution's terms: `n x c x h x w -> k`, `T` when transposed),
 /// largest first; `None` otherwise.
 pub fn profile_report() -> Option<String> {
     if !profiling() {
@@ -165,10 +170,15 @@ pub fn profile_report() -> Option<String> {
 /// The tensor's values in row-major order, copied only if its layout is not already so.
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
+        return t;
     }
+    if !profiling() {
+        return t.to_contiguous();
+    }
+    let t0 = Instant::now();
+    let c = t.to_contiguous();
+    record(format!("copy {:?} to row-major", t.shape().as_slice()), t0);
+    c
 }
 
 fn values(t: &FlexTensor) -> &[f32] {

@@ -184,15 +184,25 @@ fn conv_runs(g: &Geom, wp: usize) -> Vec<Run> {
 }
 
 /// The weight `[k, c, kh, kw]` as `[(ky * kw + kx) * c + ch, k]`.
-fn conv_weight_rows(g: &Geom, w: &[f32]) -> Vec<f32> {
-    let mut wt = vec![0.0; g.ckk() * g.k];
-    for k in 0..g.k {
-        for ch in 0..g.c {
-            for t in 0..g.kh * g.kw {
-                wt[(t * g.c + ch) * g.k + k] = w[(k * g.c + ch) * g.kh * g.kw + t];
-            }
-        }
+fn conv_weight_rows(isa: Isa, g: &Geom, w: &[f32]) -> Vec<f32> {
+    // [k, c, taps] -> [k, taps, c] -> [taps * c, k], both steps as block transposes (an
+    // element-by-element loop took 0.6 ms for the GAN's 64 -> 128 layer, a fifth of the
+    // product it prepares).
+    let taps = g.kh * g.kw;
+    let mut tmp = vec![0.0; g.k * taps * g.c];
+    for (kk, t) in tmp.chunks_mut(taps * g.c).enumerate() {
+        transpose(isa, &w[kk * g.c * taps..], taps, g.c, taps, t, g.c);
     }
+    let mut wt = vec![0.0; g.ckk() * g.k];
+    transpose(isa, &tmp, taps * g.c, g.k, taps * g.c, &mut wt, g.k);
+    wt
+}
+
+/// The weight `[k, c, kh, kw]` as `[kh * kw, k, c]`: one `[k, c]` block per tap.
+fn tap_blocks(isa: Isa, g: &Geom, w: &[f32]) -> Vec<f32> {
+    let taps = g.kh * g.kw;
+    let mut wt = vec![0.0; w.len()];
+    transpose(isa, w, taps, g.k * g.c, taps, &mut wt, g.k * g.c);
     wt
 }
 
@@ -216,7 +226,7 @@ pub fn forward(
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
     let xin = channel_last(isa, x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
     let runs = conv_runs(g, wp);
-    let wt = conv_weight_rows(g, w);
+    let wt = conv_weight_rows(isa, g, w);
 
     let mut y = Scratch::take(g.n * g.p() * g.k);
     y.par_chunks_mut(CHUNK * g.k).enumerate().for_each_init(
@@ -279,6 +289,7 @@ pub fn backward_data(
     let phases: Vec<(usize, usize)> = (0..g.sh)
         .flat_map(|ry| (0..g.sw).map(move |rx| (ry, rx)))
         .collect();
+    let blocks = tap_blocks(isa, g, w);
     let mut bufs = Vec::with_capacity(phases.len());
     for &(ry, rx) in &phases {
         let (ph, pw) = (
@@ -299,11 +310,8 @@ pub fn backward_data(
                 len: tx[rx].len() * g.k,
             });
             for &(kx, _) in &tx[rx] {
-                for k in 0..g.k {
-                    for ch in 0..g.c {
-                        wt.push(w[((k * g.c + ch) * g.kh + ky) * g.kw + kx]);
-                    }
-                }
+                let t = ky * g.kw + kx;
+                wt.extend_from_slice(&blocks[t * g.k * g.c..(t + 1) * g.k * g.c]);
             }
         }
         let offset = |i: usize| {
@@ -396,14 +404,13 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
         })
         .collect();
     let sum = sum_parts(partial, g.ckk() * g.k);
+    // [taps * c, k] -> [k, taps, c] -> [k, c, taps], the inverse of `conv_weight_rows`.
     let taps = g.kh * g.kw;
+    let mut tmp = vec![0.0; g.k * g.ckk()];
+    transpose(isa, &sum, g.k, taps * g.c, g.k, &mut tmp, taps * g.c);
     let mut dw = vec![0.0; g.k * g.ckk()];
-    for k in 0..g.k {
-        for ch in 0..g.c {
-            for t in 0..taps {
-                dw[(k * g.c + ch) * taps + t] = sum[(t * g.c + ch) * g.k + k];
-            }
-        }
+    for (kk, d) in dw.chunks_mut(g.c * taps).enumerate() {
+        transpose(isa, &tmp[kk * taps * g.c..], g.c, taps, g.c, d, taps);
     }
     dw
 }

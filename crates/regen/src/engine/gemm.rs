@@ -1101,26 +1101,32 @@ fn transpose_avx512(
     at: &impl Fn(usize) -> usize,
 ) {
     use std::arch::x86_64::*;
+    // Every block loads 16 rows and stores 16 columns, the ones past the matrix with an
+    // empty mask (touching no memory): loops of fixed length keep the block in registers,
+    // where loops to `nr` and `nc` sent it through the stack (4x slower than a copy).
     for i0 in (0..rows).step_by(16) {
         let nr = (rows - i0).min(16);
         let store_mask = tail_mask(nr);
         for j0 in (0..cols).step_by(16) {
             let nc = (cols - j0).min(16);
             let load_mask = tail_mask(nc);
+            let base = src.as_ptr().wrapping_add(i0 * ss + j0);
             let mut r = [_mm512_setzero_ps(); 16];
-            // SAFETY: rows i0..i0 + nr and columns j0..j0 + nc lie inside `src` (checked by
-            // `transpose_into`); the mask keeps the loads to those columns.
-            unsafe {
-                for (i, v) in r.iter_mut().enumerate().take(nr) {
-                    *v = _mm512_maskz_loadu_ps(load_mask, src.as_ptr().add((i0 + i) * ss + j0));
-                }
+            for (i, v) in r.iter_mut().enumerate() {
+                let m = if i < nr { load_mask } else { 0 };
+                // SAFETY: rows i0 + i < rows and columns j0..j0 + nc lie inside `src`
+                // (checked by `transpose_into`); other lanes and rows are masked off.
+                *v = unsafe { _mm512_maskz_loadu_ps(m, base.wrapping_add(i * ss)) };
             }
-            let t = transpose16(r);
-            // SAFETY: at(j) + rows <= dst.len() for every column j (checked by
-            // `transpose_into`); the mask keeps the stores to i0 + i < rows.
-            unsafe {
-                for (j, v) in t.iter().enumerate().take(nc) {
-                    _mm512_mask_storeu_ps(dst.as_mut_ptr().add(at(j0 + j) + i0), store_mask, *v);
+            // SAFETY: this function is compiled for AVX-512F and only called on such CPUs.
+            let t = unsafe { transpose16(r) };
+            for (j, v) in t.iter().enumerate() {
+                if j < nc {
+                    // SAFETY: at(j) + rows <= dst.len() for every column j (checked by
+                    // `transpose_into`); the mask keeps the stores to i0 + i < rows.
+                    unsafe {
+                        _mm512_mask_storeu_ps(dst.as_mut_ptr().add(at(j0 + j) + i0), store_mask, *v)
+                    };
                 }
             }
         }
@@ -1130,44 +1136,52 @@ fn transpose_avx512(
 /// Sixteen registers holding the rows of a 16 x 16 block -> sixteen holding its columns:
 /// pairs of 32-bit lanes, then of 64-bit lanes (within each 128-bit quarter), then the
 /// quarters twice.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F. Inlined into its one caller, a function compiled for
+/// AVX-512F (a `#[target_feature]` function may not be `#[inline(always)]`, and without
+/// inlining the block went through the stack).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn transpose16(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
+#[inline(always)]
+unsafe fn transpose16(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
     use std::arch::x86_64::*;
-    // Quarter q of t[2p] holds rows 2p, 2p+1 at columns 4q, 4q+1; of t[2p+1], at 4q+2, 4q+3.
-    let mut t = [_mm512_setzero_ps(); 16];
-    for p in 0..8 {
-        t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
-        t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
-    }
-    // Quarter q of u[4g + e] holds rows 4g..4g+4 at column 4q + e.
-    let mut u = [_mm512_setzero_ps(); 16];
-    for g in 0..4 {
-        let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
-        let pd = _mm512_castps_pd;
-        let ps = _mm512_castpd_ps;
-        u[4 * g] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
-        u[4 * g + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
-        u[4 * g + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
-        u[4 * g + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
-    }
-    // v[e] (rows 0..8): columns e and 8 + e of rows 0-3, then of rows 4-7; v[4 + e]: columns
-    // 4 + e and 12 + e. v[8 + ..] likewise for rows 8..16.
-    let mut v = [_mm512_setzero_ps(); 16];
-    for h in 0..2 {
-        for e in 0..4 {
-            let (a, b) = (u[8 * h + e], u[8 * h + 4 + e]);
-            v[8 * h + e] = _mm512_shuffle_f32x4::<0x88>(a, b);
-            v[8 * h + 4 + e] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+    // SAFETY: register-only AVX-512F operations, which the caller's CPU has.
+    unsafe {
+        // Quarter q of t[2p] holds rows 2p, 2p+1 at columns 4q, 4q+1; of t[2p+1], at 4q+2, 4q+3.
+        let mut t = [_mm512_setzero_ps(); 16];
+        for p in 0..8 {
+            t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+            t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
         }
+        // Quarter q of u[4g + e] holds rows 4g..4g+4 at column 4q + e.
+        let mut u = [_mm512_setzero_ps(); 16];
+        for g in 0..4 {
+            let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+            let pd = _mm512_castps_pd;
+            let ps = _mm512_castpd_ps;
+            u[4 * g] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+            u[4 * g + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+            u[4 * g + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+            u[4 * g + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+        }
+        // v[e] (rows 0..8): columns e and 8 + e of rows 0-3, then of rows 4-7; v[4 + e]: columns
+        // 4 + e and 12 + e. v[8 + ..] likewise for rows 8..16.
+        let mut v = [_mm512_setzero_ps(); 16];
+        for h in 0..2 {
+            for e in 0..4 {
+                let (a, b) = (u[8 * h + e], u[8 * h + 4 + e]);
+                v[8 * h + e] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                v[8 * h + 4 + e] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+            }
+        }
+        let mut out = [_mm512_setzero_ps(); 16];
+        for e in 0..8 {
+            out[e] = _mm512_shuffle_f32x4::<0x88>(v[e], v[8 + e]);
+            out[8 + e] = _mm512_shuffle_f32x4::<0xdd>(v[e], v[8 + e]);
+        }
+        out
     }
-    let mut out = [_mm512_setzero_ps(); 16];
-    for e in 0..8 {
-        out[e] = _mm512_shuffle_f32x4::<0x88>(v[e], v[8 + e]);
-        out[8 + e] = _mm512_shuffle_f32x4::<0xdd>(v[e], v[8 + e]);
-    }
-    out
 }
 
 #[cfg(test)]
