@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Times each convolution shape of the shipped denoiser (batch 16 of 64x64) and of DnCNN-S
-(batch 16 of 40x40) in regen's engine and in PyTorch, same run, 2 threads each, and prints
+"""Times each convolution shape of the shipped denoiser (batch 16 of 64x64), of DnCNN-S
+(batch 16 of 40x40), of the GAN (batch 64) and of the VAE (batch 128) in regen's engine and in PyTorch, same run, 2 threads each, and prints
 a table: forward and backward ms, and achieved GFLOP/s against the two cores' f32 peak.
 
 Run from the repository root:  python3 bench/conv_shapes.py [REPS]
@@ -36,6 +36,15 @@ SHAPES = [
     ("denoise up0 (2x2 T)", 16, 64, 32, 32, 32, 2, 2, 0, 1),
     ("dncnn body", 16, 64, 40, 40, 64, 3, 1, 1, 0),
     ("dncnn head", 16, 1, 40, 40, 64, 3, 1, 1, 0),
+    # The GAN (batch 64) and the VAE (batch 128) as they train on Fashion-MNIST.
+    ("gan G up0 (4x4 T)", 64, 128, 7, 7, 64, 4, 2, 1, 1),
+    ("gan G up1 (4x4 T)", 64, 64, 14, 14, 1, 4, 2, 1, 1),
+    ("gan D conv0", 64, 1, 28, 28, 64, 4, 2, 1, 0),
+    ("gan D conv1", 64, 64, 14, 14, 128, 4, 2, 1, 0),
+    ("vae enc0 (s2)", 128, 1, 28, 28, 32, 3, 2, 1, 0),
+    ("vae enc1 (s2)", 128, 32, 14, 14, 64, 3, 2, 1, 0),
+    ("vae dec0 (4x4 T)", 128, 64, 7, 7, 32, 4, 2, 1, 1),
+    ("vae dec1 (4x4 T)", 128, 32, 14, 14, 1, 4, 2, 1, 1),
 ]
 
 TORCH = r"""
@@ -69,15 +78,13 @@ for spec in sys.argv[2:]:
 
 
 def peak_gflops():
-    """f32 peak of the two cores: 2 FMA pipes x 8 lanes x 2 flops per cycle (Zen 4 runs
-    AVX-512 as two 256-bit halves), at the clock /proc/cpuinfo reports."""
-    mhz = 0.0
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("cpu MHz"):
-                mhz = float(line.split(":")[1])
-                break
-    return 2 * 32 * mhz / 1000.0, mhz
+    """f32 multiply-add peak of the two cores, measured on registers alone
+    (`regen-fma-peak`, bench/src/bin/fma_peak.rs): the clock /proc/cpuinfo reports is not
+    the boost clock, and the vector width is the CPU's own (this EPYC runs 512-bit
+    multiply-adds at full width)."""
+    exe = os.path.join(ROOT, "target", "release", "regen-fma-peak")
+    r = json.loads(subprocess.check_output([exe, "2"], text=True))
+    return r["all_threads_gflops"], r
 
 
 def main():
@@ -90,8 +97,10 @@ def main():
     exe = os.path.join(ROOT, "target", "release", "regen-conv-bench")
     r = [json.loads(l) for l in subprocess.check_output([exe, str(reps)] + specs, env=env, text=True).splitlines()]
     t = [json.loads(l) for l in subprocess.check_output([PY, "-c", TORCH, str(reps)] + specs, env=env, text=True).splitlines()]
-    peak, mhz = peak_gflops()
-    print(f"2 threads each, median of {reps}; peak = 2 cores x 32 flop/cycle x {mhz:.0f} MHz = {peak:.0f} GFLOP/s")
+    peak, probe = peak_gflops()
+    print(f"2 threads each, median of {reps}; peak = {peak:.0f} GFLOP/s (two threads of "
+          f"{probe['isa']} multiply-adds on registers, `regen-fma-peak`; one alone: "
+          f"{probe['one_thread_gflops']:.0f})")
     print("| layer | shape n,c,h,w -> k (kernel, stride) | GFLOP fwd | fwd ms regen / torch | bwd ms regen / torch | regen/torch (fwd+bwd) | GFLOP/s regen / torch | % of peak regen / torch |")
     print("|---|---|---|---|---|---|---|---|")
     for s, a, b in zip(SHAPES, r, t):
