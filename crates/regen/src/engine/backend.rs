@@ -145,8 +145,9 @@ fn record(label: String, t0: Instant) {
 
 /// With `REGEN_PROFILE` set, a table of the time spent in each convolution pass (forward,
 /// input gradient `dx`, weight gradient `dw`, bias gradient `db`, activation gradient `act`,
-/// and copies of strided tensors to row-major order before any of them) per shape (in the plain convolution's terms: `n x c x h x w -> k`, `T` when transposed),
-/// largest first; `None` otherwise.
+/// and copies of strided tensors to row-major order before any of them) per shape, in the
+/// plain convolution's terms (`n x c x h x w -> k`, `T` when transposed), largest first;
+/// `None` otherwise.
 pub fn profile_report() -> Option<String> {
     if !profiling() {
         return None;

@@ -18,6 +18,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn, transpose, transpose_into};
+use super::im2col;
 use super::kernels::{Act, Geom, sum_parts};
 
 /// Output pixels per parallel task: 8 blocks of the kernel's 12 rows.
@@ -121,7 +122,6 @@ fn channel_last(
 
 /// `src` `[n, p, k]` (pixel-major) into `dst` `[n, k, p]` planes, adding `bias[k]` and
 /// applying `act`.
-#[allow(clippy::too_many_arguments)]
 fn to_planes(
     isa: Isa,
     src: &[f32],
@@ -140,22 +140,10 @@ fn to_planes(
                 let k0 = kb * 16;
                 let kn = planes.len() / p;
                 transpose(isa, &s[k0..], k, p, kn, planes, p);
-                finish(planes, p, k0, bias, act);
+                // Plane j is channel k0 + j: the bias from k0 on, one per plane.
+                im2col::finish(planes, p, kn, bias.map(|v| &v[k0..]), act);
             });
     });
-}
-
-/// Adds `bias[c0 + j]` to plane `j` of `planes` (each `len` long) and applies `act`.
-fn finish(planes: &mut [f32], len: usize, c0: usize, bias: Option<&[f32]>, act: Act) {
-    if bias.is_none() && act == Act::None {
-        return;
-    }
-    for (j, plane) in planes.chunks_mut(len).enumerate() {
-        let bj = bias.map_or(0.0, |v| v[c0 + j]);
-        for v in plane {
-            *v = act.apply(*v + bj);
-        }
-    }
 }
 
 /// `src` `[n, k, p]` planes as `[n * p, k]`, pixel-major.

@@ -1023,7 +1023,6 @@ fn gather_tn_tile<const R: usize>(
 /// products it served (VAE, GAN). `isa` must be one of [`Isa::available`].
 ///
 /// Panics if either view reaches past its slice.
-#[allow(clippy::too_many_arguments)]
 pub fn transpose(
     isa: Isa,
     src: &[f32],
@@ -1044,7 +1043,6 @@ pub fn transpose(
 /// channel-last copy with padding puts each pixel where its padded row places it.
 ///
 /// Panics if a view reaches past its slice.
-#[allow(clippy::too_many_arguments)]
 pub fn transpose_into(
     isa: Isa,
     src: &[f32],
