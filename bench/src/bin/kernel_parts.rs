@@ -2,7 +2,8 @@
 //! pass, the input gradient and the weight gradient, for `Kernel::Auto` (what regen runs),
 //! `Kernel::Gemm` (matrix products over unfolded images) and `Kernel::Direct` (the direct
 //! kernels wherever the channels allow). Medians of REPS; prints one line per shape. The
-//! kernel rules in `crates/regen/src/engine/kernels.rs` quote its figures.
+//! kernel rules in `crates/regen/src/engine/kernels.rs` quote its figures. `KB_ONLY=auto`
+//! times only `Kernel::Auto` (for a profiler).
 //!
 //! Usage: `regen-kernel-bench REPS SPEC...`, each SPEC `n,c,h,w,k,ks,stride,pad` (a plain
 //! convolution; a transposed one is the input gradient of the convolution it transposes).
@@ -34,7 +35,10 @@ fn main() {
         let x: Vec<f32> = (0..n * c * h * w).map(|i| (i % 7) as f32 * 0.1).collect();
         let wt: Vec<f32> = (0..k * g.ckk()).map(|i| (i % 5) as f32 * 0.1).collect();
         let dy: Vec<f32> = (0..n * k * g.p()).map(|i| (i % 3) as f32 * 0.1).collect();
-        let kernels = [Kernel::Auto, Kernel::Gemm, Kernel::Direct];
+        let kernels: Vec<Kernel> = match std::env::var("KB_ONLY").as_deref() {
+            Ok("auto") => vec![Kernel::Auto],
+            _ => vec![Kernel::Auto, Kernel::Gemm, Kernel::Direct],
+        };
         // [kernel][pass] -> times; the kernels take turns within each repetition, so a
         // change in the machine's speed during the run falls on all of them alike.
         let mut t = vec![[Vec::new(), Vec::new(), Vec::new()]; kernels.len()];

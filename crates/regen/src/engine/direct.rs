@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{Isa, Run, gemm_gather, gemm_gather_tn, transpose, transpose_into};
+use super::gemm::{Isa, Run, Simd, gemm_gather, gemm_gather_tn, simd, transpose, transpose_into};
 use super::im2col;
 use super::kernels::{Act, Geom, sum_parts};
 
@@ -323,27 +323,52 @@ pub fn backward_data(
         bufs.push((ph, pw, out));
     }
     // Each phase's pixels into their places in the planes, bias and activation on the way:
-    // 16 channels of a phase at a time transposed to planes, then spread along the rows.
+    // 16 channels of a phase at a time transposed to planes, then the phases of one row
+    // interleaved along it.
     let hw = g.hw();
     dx.par_chunks_mut(g.c * hw).enumerate().for_each(|(b, db)| {
         db.par_chunks_mut(16 * hw).enumerate().for_each_init(
             Vec::new,
-            |tmp: &mut Vec<f32>, (cb, planes)| {
+            |tmp: &mut Vec<Vec<f32>>, (cb, planes)| {
                 let c0 = cb * 16;
                 let cn = planes.len() / hw;
-                for (&(ry, rx), (ph, pw, out)) in phases.iter().zip(&bufs) {
-                    let q = ph * pw;
-                    if q == 0 {
-                        continue;
+                tmp.resize_with(g.sw, Vec::new);
+                for ry in 0..g.sh.min(g.h) {
+                    let row_phases = &bufs[ry * g.sw..(ry + 1) * g.sw];
+                    for (t, (ph, pw, out)) in tmp.iter_mut().zip(row_phases) {
+                        let q = ph * pw;
+                        t.resize(cn * q, 0.0);
+                        transpose(isa, &out[b * q * g.c + c0..], g.c, q, cn, t, q);
                     }
-                    tmp.resize(cn * q, 0.0);
-                    transpose(isa, &out[b * q * g.c + c0..], g.c, q, cn, tmp, q);
+                    let rows_here = row_phases[0].0;
                     for (j, plane) in planes.chunks_mut(hw).enumerate() {
                         let bj = bias.map_or(0.0, |v| v[c0 + j]);
-                        for (qy, src) in tmp[j * q..(j + 1) * q].chunks(*pw).enumerate() {
-                            let row = &mut plane[(qy * g.sh + ry) * g.w + rx..];
-                            for (d, &v) in row.iter_mut().step_by(g.sw).zip(src) {
-                                *d = act.apply(v + bj);
+                        for qy in 0..rows_here {
+                            let y = qy * g.sh + ry;
+                            let dst = &mut plane[y * g.w..(y + 1) * g.w];
+                            let src = |rx: usize| {
+                                let (ph, pw, _) = &row_phases[rx];
+                                &tmp[rx][(j * ph + qy) * pw..][..*pw]
+                            };
+                            if g.sw == 2 {
+                                let (a, b) = (src(0), src(1));
+                                simd(
+                                    isa,
+                                    Spread2 {
+                                        dst,
+                                        a,
+                                        b,
+                                        bias: bj,
+                                        act,
+                                    },
+                                );
+                            } else {
+                                for rx in 0..g.sw.min(g.w) {
+                                    let row = dst.iter_mut().skip(rx).step_by(g.sw);
+                                    for (d, &v) in row.zip(src(rx)) {
+                                        *d = act.apply(v + bj);
+                                    }
+                                }
                             }
                         }
                     }
@@ -351,6 +376,41 @@ pub fn backward_data(
             },
         );
     });
+}
+
+/// One output row from the rows of its two sub-pixel phases (stride 2):
+/// `dst[2t] = act(a[t] + bias)`, `dst[2t + 1] = act(b[t] + bias)`.
+struct Spread2<'a> {
+    dst: &'a mut [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+    bias: f32,
+    act: Act,
+}
+
+impl Simd for Spread2<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Spread2 {
+            dst,
+            a,
+            b,
+            bias,
+            act,
+        } = self;
+        // As pairs, which the compiler interleaves in registers (a scalar loop with a
+        // stride-2 store took as long as the gathers).
+        let mut pairs = dst.chunks_exact_mut(2);
+        for (d, (&u, &v)) in (&mut pairs).zip(a.iter().zip(b)) {
+            d[0] = act.apply(u + bias);
+            d[1] = act.apply(v + bias);
+        }
+        if let ([d], Some(&u)) = (pairs.into_remainder(), a.last()) {
+            *d = act.apply(u + bias);
+        }
+    }
 }
 
 /// Weight gradient `[k, c, kh, kw]`: the gathers of [`forward`] against the output gradient,

@@ -1088,6 +1088,11 @@ pub fn transpose_into(
     }
 }
 
+/// How many 16 x 16 blocks ahead [`transpose_avx512`] prefetches its source (measured on
+/// the VAE's and the GAN's strided layers, same run, 0 against 1-4: forward 1.17 ms against
+/// 0.96-1.03, 1.57 against 1.32-1.36, 2.74 against 2.44-2.52; 3 was as good as any).
+const PREFETCH_BLOCKS: usize = 3;
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn transpose_avx512(
@@ -1109,6 +1114,22 @@ fn transpose_avx512(
             let nc = (cols - j0).min(16);
             let load_mask = tail_mask(nc);
             let base = src.as_ptr().wrapping_add(i0 * ss + j0);
+            // The source block PREFETCH_BLOCKS ahead in this loop's order, towards the cache:
+            // its 16 rows lie far apart, which the hardware prefetchers do not follow, and
+            // waiting for them made the copy 3x slower than a plain copy of the same floats.
+            // (A prefetch touches no memory it cannot reach: it is only a hint.)
+            let blocks_per_row = cols.div_ceil(16);
+            let ahead = (i0 / 16) * blocks_per_row + j0 / 16 + PREFETCH_BLOCKS;
+            let (ti, tj) = (ahead / blocks_per_row * 16, ahead % blocks_per_row * 16);
+            if ti < rows {
+                // Both ends of each row's stretch: it may straddle two cache lines.
+                let last = (cols - tj).min(16) - 1;
+                for i in ti..(ti + 16).min(rows) {
+                    let p = src.as_ptr().wrapping_add(i * ss + tj);
+                    _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(last) as *const i8);
+                }
+            }
             let mut r = [_mm512_setzero_ps(); 16];
             for (i, v) in r.iter_mut().enumerate() {
                 let m = if i < nr { load_mask } else { 0 };

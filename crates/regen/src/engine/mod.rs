@@ -19,6 +19,7 @@ pub mod direct;
 pub mod gemm;
 pub mod im2col;
 pub mod kernels;
+pub mod loss;
 pub mod nn;
 pub mod winograd;
 

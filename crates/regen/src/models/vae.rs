@@ -214,10 +214,8 @@ pub fn vae_loss(
     let b = x.dims()[0] as f64;
     let l = out.logits.clone();
     let recon = match likelihood {
-        // Stable BCE with logits: max(l, 0) - l x + log(1 + exp(-|l|)).
-        Likelihood::Bernoulli => {
-            (l.clone().clamp_min(0.0) - l.clone() * x + (l.abs().neg().exp() + 1.0).log()).sum()
-        }
+        // Stable BCE with logits, max(l, 0) - l x + log(1 + exp(-|l|)), fused.
+        Likelihood::Bernoulli => crate::engine::loss::bce_with_logits_sum(l, x),
         Likelihood::Gaussian => {
             let n = x.shape().num_elements() as f64;
             let s2 = gaussian_sigma * gaussian_sigma;
