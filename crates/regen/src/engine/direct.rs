@@ -1,7 +1,9 @@
 //! Direct convolutions over channel-last copies, for strided and transposed layers (and the
 //! first layers, whose one or three input channels give Winograd nothing to save).
 //!
-//! The input is copied once to `[n, h, w, c]` with its zero padding around it; then the
+//! A few images at a time (one task of a thread, which copies, multiplies and copies back
+//! while all of it is in its core's cache), the input is copied to `[h, w, c]` per image
+//! with its zero padding around it; then the
 //! channels of one kernel row's taps lie side by side, so an output pixel is a sum over
 //! `kh` contiguous stretches of `kw * c` values against the matching rows of the weight,
 //! which [`gemm_gather`] computes for 12 pixels and 32 output channels at a time without
@@ -21,8 +23,18 @@ use super::gemm::{Isa, Run, Simd, gemm_gather, gemm_gather_tn, simd, transpose, 
 use super::im2col;
 use super::kernels::{Act, Geom, sum_parts};
 
-/// Output pixels per parallel task: 8 blocks of the kernel's 12 rows.
-const CHUNK: usize = 96;
+/// Output pixels per parallel task, about: each task copies its images' inputs, multiplies
+/// and copies the products back while all of it is in its core's cache (the whole batch
+/// copied at once, then multiplied, then copied back, left each step to the L3 cache or
+/// memory: 0.55 ms of the GAN discriminator's 2.9 ms input gradient was that last copy).
+const GROUP_PIXELS: usize = 192;
+
+/// Images per task for `p` output pixels per image: about [`GROUP_PIXELS`] pixels, with at
+/// least four tasks per thread where the batch allows.
+fn group(n: usize, p: usize) -> usize {
+    let spread = (n / (4 * rayon::current_num_threads())).max(1);
+    GROUP_PIXELS.div_ceil(p.max(1)).min(spread).max(1)
+}
 
 /// Whether the direct kernels can serve this shape on `isa`: AVX-512, and 16 channels or
 /// more on each side (fewer leave the 16-lane registers mostly empty, and the stretches of
@@ -31,132 +43,76 @@ pub fn fits(isa: Isa, g: &Geom) -> bool {
     isa == Isa::Avx512 && g.c >= 16 && g.k >= 16
 }
 
-/// A buffer of `f32` taken from a pool and given back when dropped: the copies a direct
-/// convolution makes are several MB, and fresh memory of that size comes from the kernel
-/// page by page (measured: 4.3 ms to copy 8 MB into a new allocation, most of it page
-/// faults). Its contents are whatever the last user left: callers write every element.
-struct Scratch(Vec<f32>);
-
-static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
-
-/// Buffers kept for reuse; a few more than one convolution holds at once.
-const POOL_SIZE: usize = 8;
-
-impl Scratch {
-    fn take(len: usize) -> Scratch {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let best = (0..pool.len())
-            .filter(|&i| pool[i].capacity() >= len)
-            .min_by_key(|&i| pool[i].capacity());
-        let mut v = best.map(|i| pool.swap_remove(i)).unwrap_or_default();
-        drop(pool);
-        v.truncate(len);
-        v.resize(len, 0.0);
-        Scratch(v)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        pool.push(std::mem::take(&mut self.0));
-        if pool.len() > POOL_SIZE {
-            let smallest = (0..pool.len()).min_by_key(|&i| pool[i].capacity());
-            if let Some(i) = smallest {
-                pool.swap_remove(i);
-            }
-        }
-    }
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Scratch {
-    fn deref_mut(&mut self) -> &mut [f32] {
-        &mut self.0
-    }
-}
-
-/// `x` `[n, c, h, w]` as `[n, top + h + bottom, left + w + right, c]`, zeros around.
+/// One image `x` `[c, h, w]` into `img` `[top + h + bottom, left + w + right, c]`, zeros
+/// around.
 fn channel_last(
     isa: Isa,
     x: &[f32],
-    [n, c, h, w]: [usize; 4],
+    [c, h, w]: [usize; 3],
     [top, bottom, left, right]: [usize; 4],
-) -> Scratch {
-    let (hp, wp) = (top + h + bottom, left + w + right);
-    let mut out = Scratch::take(n * hp * wp * c);
+    img: &mut [f32],
+) {
+    let wp = left + w + right;
+    assert_eq!(img.len(), (top + h + bottom) * wp * c);
+    let (head, rest) = img.split_at_mut(top * wp * c);
+    let (body, tail) = rest.split_at_mut(h * wp * c);
+    head.fill(0.0);
+    tail.fill(0.0);
     // Bands of about 256 pixels: each read of a channel plane then takes 16 neighbouring
-    // pixels, whole cache lines, rather than one short row of every plane.
+    // pixels, whole cache lines, and the band's destination stays in cache while every
+    // channel block is written into it.
     let band = 256usize.div_ceil(w).clamp(1, h.max(1));
-    out.par_chunks_mut(hp * wp * c)
-        .enumerate()
-        .for_each(|(b, img)| {
-            let (head, rest) = img.split_at_mut(top * wp * c);
-            let (body, tail) = rest.split_at_mut(h * wp * c);
-            head.fill(0.0);
-            tail.fill(0.0);
-            body.par_chunks_mut(band * wp * c)
-                .enumerate()
-                .for_each(|(bi, rows)| {
-                    for row in rows.chunks_mut(wp * c) {
-                        row[..left * c].fill(0.0);
-                        row[(left + w) * c..].fill(0.0);
-                    }
-                    let nr = rows.len() / (wp * c);
-                    // Rows iy0.. of every plane: [c, nr * w] with rows h * w apart; pixel j of
-                    // the band goes to its place in the padded rows.
-                    let src = &x[(b * c * h + bi * band) * w..];
-                    transpose_into(isa, src, h * w, c, nr * w, rows, |j| {
-                        ((j / w) * wp + left + j % w) * c
-                    });
-                });
+    for (bi, rows) in body.chunks_mut(band * wp * c).enumerate() {
+        for row in rows.chunks_mut(wp * c) {
+            row[..left * c].fill(0.0);
+            row[(left + w) * c..].fill(0.0);
+        }
+        let nr = rows.len() / (wp * c);
+        // Rows bi * band.. of every plane: [c, nr * w] with rows h * w apart; pixel j of the
+        // band goes to its place in the padded rows.
+        transpose_into(isa, &x[bi * band * w..], h * w, c, nr * w, rows, |j| {
+            ((j / w) * wp + left + j % w) * c
         });
-    out
+    }
 }
 
-/// `src` `[n, p, k]` (pixel-major) into `dst` `[n, k, p]` planes, adding `bias[k]` and
-/// applying `act`.
+/// One image's products `src` `[p, k]` (pixel-major) into `dst` `[k, p]` planes, adding
+/// `bias[k]` and applying `act`.
 fn to_planes(
     isa: Isa,
     src: &[f32],
-    [n, p, k]: [usize; 3],
+    [p, k]: [usize; 2],
     bias: Option<&[f32]>,
     act: Act,
     dst: &mut [f32],
 ) {
-    assert_eq!(src.len(), n * p * k);
-    assert_eq!(dst.len(), n * p * k);
-    dst.par_chunks_mut(k * p).enumerate().for_each(|(b, yb)| {
-        let s = &src[b * p * k..(b + 1) * p * k];
-        yb.par_chunks_mut(16 * p)
-            .enumerate()
-            .for_each(|(kb, planes)| {
-                let k0 = kb * 16;
-                let kn = planes.len() / p;
-                transpose(isa, &s[k0..], k, p, kn, planes, p);
-                // Plane j is channel k0 + j: the bias from k0 on, one per plane.
-                im2col::finish(planes, p, kn, bias.map(|v| &v[k0..]), act);
-            });
-    });
+    assert_eq!(src.len(), p * k);
+    assert_eq!(dst.len(), p * k);
+    for (kb, planes) in dst.chunks_mut(16 * p).enumerate() {
+        let k0 = kb * 16;
+        let kn = planes.len() / p;
+        transpose(isa, &src[k0..], k, p, kn, planes, p);
+        // Plane j is channel k0 + j: the bias from k0 on, one per plane.
+        im2col::finish(planes, p, kn, bias.map(|v| &v[k0..]), act);
+    }
 }
 
-/// `src` `[n, k, p]` planes as `[n * p, k]`, pixel-major.
-fn to_pixels(isa: Isa, src: &[f32], [n, k, p]: [usize; 3]) -> Scratch {
-    let mut dst = Scratch::take(n * p * k);
-    dst.par_chunks_mut(p * k).enumerate().for_each(|(b, db)| {
-        db.par_chunks_mut(64 * k).enumerate().for_each(|(blk, d)| {
-            // Pixels q0.. of image b, 64 at a time: [k, 64] with rows p apart, as [64, k].
-            let q0 = blk * 64;
-            transpose(isa, &src[b * k * p + q0..], p, k, d.len() / k, d, k);
-        });
-    });
-    dst
+/// `x` `[n, c, h, w]` images `b0..b0 + nb` into `xin` as `nb` padded channel-last images.
+fn group_channel_last(
+    isa: Isa,
+    x: &[f32],
+    [c, h, w]: [usize; 3],
+    pads: [usize; 4],
+    b0: usize,
+    nb: usize,
+    xin: &mut Vec<f32>,
+) {
+    let img = (pads[0] + h + pads[1]) * (pads[2] + w + pads[3]) * c;
+    xin.resize(nb * img, 0.0);
+    for (b, xi) in xin.chunks_mut(img).enumerate() {
+        let chw = c * h * w;
+        channel_last(isa, &x[(b0 + b) * chw..][..chw], [c, h, w], pads, xi);
+    }
 }
 
 /// One stretch per kernel row: `kw * c` values of a channel-last input whose rows are `wp`
@@ -194,7 +150,7 @@ fn tap_blocks(isa: Isa, g: &Geom, w: &[f32]) -> Vec<f32> {
     wt
 }
 
-/// Offset of output pixel `i` (of the whole batch) in the padded channel-last input.
+/// Offset of output pixel `i` (of a group of images) in their padded channel-last copy.
 fn pixel_offset(g: &Geom, hp: usize, wp: usize, i: usize) -> usize {
     let (b, r) = (i / g.p(), i % g.p());
     let (oy, ox) = (r / g.ow, r % g.ow);
@@ -212,21 +168,24 @@ pub fn forward(
     out: &mut [f32],
 ) {
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
-    let xin = channel_last(isa, x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
     let runs = conv_runs(g, wp);
     let wt = conv_weight_rows(isa, g, w);
-
-    let mut y = Scratch::take(g.n * g.p() * g.k);
-    y.par_chunks_mut(CHUNK * g.k).enumerate().for_each_init(
-        || Vec::with_capacity(CHUNK),
-        |rows, (ci, d)| {
+    let (p, pads) = (g.p(), [g.ph, g.ph, g.pw, g.pw]);
+    let gs = group(g.n, p);
+    out.par_chunks_mut(gs * g.k * p).enumerate().for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(xin, y, rows): &mut (Vec<f32>, Vec<f32>, Vec<usize>), (gi, og)| {
+            let nb = og.len() / (g.k * p);
+            group_channel_last(isa, x, [g.c, g.h, g.w], pads, gi * gs, nb, xin);
             rows.clear();
-            let m0 = ci * CHUNK;
-            rows.extend((m0..m0 + d.len() / g.k).map(|i| pixel_offset(g, hp, wp, i)));
-            gemm_gather(isa, d, g.k, &xin, rows, &wt, g.k, g.k, &runs, false);
+            rows.extend((0..nb * p).map(|i| pixel_offset(g, hp, wp, i)));
+            y.resize(nb * p * g.k, 0.0);
+            gemm_gather(isa, y, g.k, xin, rows, &wt, g.k, g.k, &runs, false);
+            for (ob, yb) in og.chunks_mut(g.k * p).zip(y.chunks(p * g.k)) {
+                to_planes(isa, yb, [p, g.k], bias, act, ob);
+            }
         },
     );
-    to_planes(isa, &y, [g.n, g.p(), g.k], bias, act, out);
 }
 
 /// The kernel taps that reach the input rows `q * s + r` of one phase `r`: `(tap, d)` with
@@ -240,6 +199,15 @@ fn phase_taps(taps: usize, s: usize, pad: usize, r: usize) -> Vec<(usize, isize)
         .collect();
     v.sort_by_key(|&(_, d)| d);
     v
+}
+
+/// One sub-pixel phase of [`backward_data`]: its rows and columns (`ph` x `pw` pixels per
+/// image), its stretches of the channel-last output gradient and their weight rows.
+struct Phase {
+    ph: usize,
+    pw: usize,
+    runs: Vec<Run>,
+    wt: Vec<f32>,
 }
 
 /// `dx` `[n, c, h, w]` = the transpose of conv applied to `dy` `[n, k, oh, ow]` (the input
@@ -268,123 +236,150 @@ pub fn backward_data(
     let left = (-x0).max(0) as usize;
     let hpd = top + g.oh.max((qh as isize + y1).max(0) as usize);
     let wpd = left + g.ow.max((qw as isize + x1).max(0) as usize);
-    let dyin = channel_last(
-        isa,
-        dy,
-        [g.n, g.k, g.oh, g.ow],
-        [top, hpd - top - g.oh, left, wpd - left - g.ow],
-    );
-    let phases: Vec<(usize, usize)> = (0..g.sh)
-        .flat_map(|ry| (0..g.sw).map(move |rx| (ry, rx)))
-        .collect();
+    let pads = [top, hpd - top - g.oh, left, wpd - left - g.ow];
     let blocks = tap_blocks(isa, g, w);
-    let mut bufs = Vec::with_capacity(phases.len());
-    for &(ry, rx) in &phases {
-        let (ph, pw) = (
-            g.h.saturating_sub(ry).div_ceil(g.sh),
-            g.w.saturating_sub(rx).div_ceil(g.sw),
-        );
-        // Weight rows in the order the runs read them: for each tap row, the phase's taps
-        // along x in ascending d (descending kx), each the k output-gradient channels.
-        let mut runs = Vec::new();
-        let mut wt = Vec::new();
-        for &(ky, dy_) in &ty[ry] {
-            let Some(&(_, dx0)) = tx[rx].first() else {
-                continue;
-            };
-            runs.push(Run {
-                a: (((dy_ - y0) as usize) * wpd + (dx0 - x0) as usize) * g.k,
-                b: wt.len() / g.c,
-                len: tx[rx].len() * g.k,
-            });
-            for &(kx, _) in &tx[rx] {
-                let t = ky * g.kw + kx;
-                wt.extend_from_slice(&blocks[t * g.k * g.c..(t + 1) * g.k * g.c]);
+    // Phases row by row: (ry, rx) at ry * sw + rx.
+    let phases: Vec<Phase> = (0..g.sh)
+        .flat_map(|ry| (0..g.sw).map(move |rx| (ry, rx)))
+        .map(|(ry, rx)| {
+            // Weight rows in the order the runs read them: for each tap row, the phase's
+            // taps along x in ascending d (descending kx), each the k gradient channels.
+            let mut runs = Vec::new();
+            let mut wt = Vec::new();
+            for &(ky, dy_) in &ty[ry] {
+                let Some(&(_, dx0)) = tx[rx].first() else {
+                    continue;
+                };
+                runs.push(Run {
+                    a: (((dy_ - y0) as usize) * wpd + (dx0 - x0) as usize) * g.k,
+                    b: wt.len() / g.c,
+                    len: tx[rx].len() * g.k,
+                });
+                for &(kx, _) in &tx[rx] {
+                    let t = ky * g.kw + kx;
+                    wt.extend_from_slice(&blocks[t * g.k * g.c..(t + 1) * g.k * g.c]);
+                }
             }
-        }
-        let offset = |i: usize| {
-            let (b, r) = (i / (ph * pw), i % (ph * pw));
-            let (qy, qx) = (r / pw, r % pw);
-            // top + y0 >= 0 and left + x0 >= 0 by the choice of padding.
-            let yy = (top as isize + y0) as usize + qy;
-            let xx = (left as isize + x0) as usize + qx;
-            ((b * hpd + yy) * wpd + xx) * g.k
-        };
-        let mut out = Scratch::take(g.n * ph * pw * g.c);
-        out.par_chunks_mut(CHUNK * g.c).enumerate().for_each_init(
-            || Vec::with_capacity(CHUNK),
-            |rows, (ci, d)| {
+            Phase {
+                ph: g.h.saturating_sub(ry).div_ceil(g.sh),
+                pw: g.w.saturating_sub(rx).div_ceil(g.sw),
+                runs,
+                wt,
+            }
+        })
+        .collect();
+    let (hw, kp) = (g.hw(), g.k * g.p());
+    let gs = group(g.n, hw.div_ceil(g.sh * g.sw));
+    type Bufs = (Vec<f32>, Vec<Vec<f32>>, Vec<usize>, Vec<Vec<f32>>);
+    dx.par_chunks_mut(gs * g.c * hw).enumerate().for_each_init(
+        || -> Bufs { Default::default() },
+        |(dyin, bufs, rows, tmp), (gi, dg)| {
+            let (b0, nb) = (gi * gs, dg.len() / (g.c * hw));
+            group_channel_last(isa, dy, [g.k, g.oh, g.ow], pads, b0, nb, dyin);
+            bufs.resize_with(phases.len(), Vec::new);
+            for (buf, ph) in bufs.iter_mut().zip(&phases) {
+                let q = ph.ph * ph.pw;
+                let offset = |i: usize| {
+                    let (b, r) = (i / q, i % q);
+                    let (qy, qx) = (r / ph.pw, r % ph.pw);
+                    // top + y0 >= 0 and left + x0 >= 0 by the choice of padding.
+                    let yy = (top as isize + y0) as usize + qy;
+                    let xx = (left as isize + x0) as usize + qx;
+                    ((b * hpd + yy) * wpd + xx) * g.k
+                };
                 rows.clear();
-                let m0 = ci * CHUNK;
-                rows.extend((m0..m0 + d.len() / g.c).map(offset));
-                gemm_gather(isa, d, g.c, &dyin, rows, &wt, g.c, g.c, &runs, false);
-            },
-        );
-        bufs.push((ph, pw, out));
-    }
-    // Each phase's pixels into their places in the planes, bias and activation on the way:
-    // 16 channels of a phase at a time transposed to planes, then the phases of one row
-    // interleaved along it.
+                rows.extend((0..nb * q).map(offset));
+                buf.resize(nb * q * g.c, 0.0);
+                gemm_gather(isa, buf, g.c, dyin, rows, &ph.wt, g.c, g.c, &ph.runs, false);
+            }
+            for (b, db) in dg.chunks_mut(g.c * hw).enumerate() {
+                spread_image(isa, g, &phases, bufs, b, bias, act, db, tmp);
+            }
+        },
+    );
+    debug_assert_eq!(dy.len(), g.n * kp);
+}
+
+/// Image `b` of a group's phase products `bufs` (`[nb, ph * pw, c]` each) into its planes
+/// `db` `[c, h, w]`, bias and activation on the way: 16 channels of a phase at a time
+/// transposed to planes in `tmp`, then the phases of one row interleaved along it.
+#[allow(clippy::too_many_arguments)]
+fn spread_image(
+    isa: Isa,
+    g: &Geom,
+    phases: &[Phase],
+    bufs: &[Vec<f32>],
+    b: usize,
+    bias: Option<&[f32]>,
+    act: Act,
+    db: &mut [f32],
+    tmp: &mut Vec<Vec<f32>>,
+) {
     let hw = g.hw();
-    dx.par_chunks_mut(g.c * hw).enumerate().for_each(|(b, db)| {
-        db.par_chunks_mut(16 * hw).enumerate().for_each_init(
-            Vec::new,
-            |tmp: &mut Vec<Vec<f32>>, (cb, planes)| {
-                let c0 = cb * 16;
-                let cn = planes.len() / hw;
-                tmp.resize_with(g.sw, Vec::new);
-                for ry in 0..g.sh.min(g.h) {
-                    let row_phases = &bufs[ry * g.sw..(ry + 1) * g.sw];
-                    for (t, (ph, pw, out)) in tmp.iter_mut().zip(row_phases) {
-                        let q = ph * pw;
-                        t.resize(cn * q, 0.0);
-                        transpose(isa, &out[b * q * g.c + c0..], g.c, q, cn, t, q);
-                    }
-                    let rows_here = row_phases[0].0;
-                    for (j, plane) in planes.chunks_mut(hw).enumerate() {
-                        let bj = bias.map_or(0.0, |v| v[c0 + j]);
-                        for qy in 0..rows_here {
-                            let y = qy * g.sh + ry;
-                            let dst = &mut plane[y * g.w..(y + 1) * g.w];
-                            let src = |rx: usize| {
-                                let (ph, pw, _) = &row_phases[rx];
-                                &tmp[rx][(j * ph + qy) * pw..][..*pw]
-                            };
-                            if g.sw == 2 {
-                                let (a, b) = (src(0), src(1));
-                                simd(
-                                    isa,
-                                    Spread2 {
-                                        dst,
-                                        a,
-                                        b,
-                                        bias: bj,
-                                        act,
-                                    },
-                                );
-                            } else {
-                                for rx in 0..g.sw.min(g.w) {
-                                    let row = dst.iter_mut().skip(rx).step_by(g.sw);
-                                    for (d, &v) in row.zip(src(rx)) {
-                                        *d = act.apply(v + bj);
-                                    }
-                                }
-                            }
+    tmp.resize_with(g.sw, Vec::new);
+    for (cb, planes) in db.chunks_mut(16 * hw).enumerate() {
+        let c0 = cb * 16;
+        let cn = planes.len() / hw;
+        let bias = bias.map(|v| &v[c0..c0 + cn]);
+        for ry in 0..g.sh.min(g.h) {
+            let row = ry * g.sw..(ry + 1) * g.sw;
+            for ((t, ph), out) in tmp
+                .iter_mut()
+                .zip(&phases[row.clone()])
+                .zip(&bufs[row.clone()])
+            {
+                let q = ph.ph * ph.pw;
+                t.resize(cn * q, 0.0);
+                transpose(isa, &out[b * q * g.c + c0..], g.c, q, cn, t, q);
+            }
+            let ph = phases[row.start].ph;
+            if g.sw == 2 {
+                let (a, b) = (&tmp[0], &tmp[1]);
+                let at = (ph, ry, g.sh, g.w);
+                simd(
+                    isa,
+                    Spread2 {
+                        planes,
+                        hw,
+                        a,
+                        b,
+                        at,
+                        bias,
+                        act,
+                    },
+                );
+                continue;
+            }
+            for (j, plane) in planes.chunks_mut(hw).enumerate() {
+                let bj = bias.map_or(0.0, |v| v[j]);
+                for qy in 0..ph {
+                    let y = qy * g.sh + ry;
+                    let dst = &mut plane[y * g.w..(y + 1) * g.w];
+                    for (rx, t) in tmp.iter().enumerate().take(g.sw.min(g.w)) {
+                        let pw = phases[row.start + rx].pw;
+                        let src = &t[(j * ph + qy) * pw..][..pw];
+                        for (d, &v) in dst.iter_mut().skip(rx).step_by(g.sw).zip(src) {
+                            *d = act.apply(v + bj);
                         }
                     }
                 }
-            },
-        );
-    });
+            }
+        }
+    }
 }
 
-/// One output row from the rows of its two sub-pixel phases (stride 2):
-/// `dst[2t] = act(a[t] + bias)`, `dst[2t + 1] = act(b[t] + bias)`.
+/// Rows `qy * sh + ry`, `qy < ph`, of a block of planes `hw` long and `w` wide, from the
+/// two sub-pixel phases of stride 2, `a` (even columns) and `b` (odd), each `[planes, ph,
+/// phase width]`: `row[2t] = act(a[t] + bias[plane])`, `row[2t + 1] = act(b[t] + ..)`. One
+/// call for the whole block: one per row (14 pixels in the GAN) cost more than the rows.
 struct Spread2<'a> {
-    dst: &'a mut [f32],
+    planes: &'a mut [f32],
+    hw: usize,
     a: &'a [f32],
     b: &'a [f32],
-    bias: f32,
+    /// `(ph, ry, sh, w)`.
+    at: (usize, usize, usize, usize),
+    bias: Option<&'a [f32]>,
     act: Act,
 }
 
@@ -394,21 +389,32 @@ impl Simd for Spread2<'_> {
     #[inline(always)]
     fn run(self) {
         let Spread2 {
-            dst,
+            planes,
+            hw,
             a,
             b,
+            at: (ph, ry, sh, w),
             bias,
             act,
         } = self;
-        // As pairs, which the compiler interleaves in registers (a scalar loop with a
-        // stride-2 store took as long as the gathers).
-        let mut pairs = dst.chunks_exact_mut(2);
-        for (d, (&u, &v)) in (&mut pairs).zip(a.iter().zip(b)) {
-            d[0] = act.apply(u + bias);
-            d[1] = act.apply(v + bias);
-        }
-        if let ([d], Some(&u)) = (pairs.into_remainder(), a.last()) {
-            *d = act.apply(u + bias);
+        let (wa, wb) = (w.div_ceil(2), w / 2);
+        for (j, plane) in planes.chunks_mut(hw).enumerate() {
+            let bj = bias.map_or(0.0, |v| v[j]);
+            for qy in 0..ph {
+                let y = qy * sh + ry;
+                let dst = &mut plane[y * w..(y + 1) * w];
+                let ra = &a[(j * ph + qy) * wa..][..wa];
+                let rb = &b[(j * ph + qy) * wb..][..wb];
+                // As pairs, which the compiler interleaves in registers.
+                let mut pairs = dst.chunks_exact_mut(2);
+                for (d, (&u, &v)) in (&mut pairs).zip(ra.iter().zip(rb)) {
+                    d[0] = act.apply(u + bj);
+                    d[1] = act.apply(v + bj);
+                }
+                if let ([d], Some(&u)) = (pairs.into_remainder(), ra.last()) {
+                    *d = act.apply(u + bj);
+                }
+            }
         }
     }
 }
@@ -417,12 +423,12 @@ impl Simd for Spread2<'_> {
 /// summed over the batch's pixels, one accumulator per thread.
 pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
-    let xin = channel_last(isa, x, [g.n, g.c, g.h, g.w], [g.ph, g.ph, g.pw, g.pw]);
-    let dyp = to_pixels(isa, dy, [g.n, g.k, g.p()]);
     let runs = conv_runs(g, wp);
-    let m = g.n * g.p();
-    let parts = rayon::current_num_threads().clamp(1, m.div_ceil(CHUNK).max(1));
-    let per = m.div_ceil(parts);
+    let (p, kp, pads) = (g.p(), g.k * g.p(), [g.ph, g.ph, g.pw, g.pw]);
+    let gs = group(g.n, p);
+    let groups = g.n.div_ceil(gs);
+    let parts = rayon::current_num_threads().clamp(1, groups);
+    let per = groups.div_ceil(parts);
     // Pixels in blocks of 256, so the block's output gradient stays in cache while every
     // weight row is summed along it.
     const BLOCK: usize = 256;
@@ -430,23 +436,31 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0.0; g.ckk() * g.k];
-            let mut rows = Vec::with_capacity(BLOCK);
-            let end = ((t + 1) * per).min(m);
-            for m0 in (t * per..end).step_by(BLOCK) {
-                let m1 = (m0 + BLOCK).min(end);
+            let (mut xin, mut dyp, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+            for gi in t * per..((t + 1) * per).min(groups) {
+                let (b0, nb) = (gi * gs, gs.min(g.n - gi * gs));
+                group_channel_last(isa, x, [g.c, g.h, g.w], pads, b0, nb, &mut xin);
+                // The output gradient pixel-major: [k, p] planes -> [p, k] per image.
+                dyp.resize(nb * kp, 0.0);
+                for (b, d) in dyp.chunks_mut(kp).enumerate() {
+                    transpose(isa, &dy[(b0 + b) * kp..], p, g.k, p, d, g.k);
+                }
                 rows.clear();
-                rows.extend((m0..m1).map(|i| pixel_offset(g, hp, wp, i)));
-                gemm_gather_tn(
-                    isa,
-                    &mut acc,
-                    g.k,
-                    &xin,
-                    &rows,
-                    &dyp[m0 * g.k..m1 * g.k],
-                    g.k,
-                    g.k,
-                    &runs,
-                );
+                rows.extend((0..nb * p).map(|i| pixel_offset(g, hp, wp, i)));
+                for m0 in (0..nb * p).step_by(BLOCK) {
+                    let m1 = (m0 + BLOCK).min(nb * p);
+                    gemm_gather_tn(
+                        isa,
+                        &mut acc,
+                        g.k,
+                        &xin,
+                        &rows[m0..m1],
+                        &dyp[m0 * g.k..m1 * g.k],
+                        g.k,
+                        g.k,
+                        &runs,
+                    );
+                }
             }
             acc
         })
