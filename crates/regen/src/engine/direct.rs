@@ -3,11 +3,11 @@
 //!
 //! A few images at a time (one task of a thread, which copies, multiplies and copies back
 //! while all of it is in its core's cache), the input is copied to `[h, w, c]` per image
-//! with its zero padding around it; then the
-//! channels of one kernel row's taps lie side by side, so an output pixel is a sum over
-//! `kh` contiguous stretches of `kw * c` values against the matching rows of the weight,
-//! which [`gemm_gather`] computes for 12 pixels and 32 output channels at a time without
-//! the unfolded copy (`kh * kw` times the input) that [`super::im2col`] writes and reads.
+//! with its zero padding around it; then the channels of one kernel row's taps lie side by
+//! side, so an output pixel is a sum over `kh` contiguous stretches of `kw * c` values
+//! against the matching rows of the weight, which [`gemm_gather`] computes for 12 pixels and
+//! 32 output channels at a time without the unfolded copy (`kh * kw` times the input) that
+//! [`super::im2col`] writes and reads.
 //! A transposed convolution (and the input gradient of a strided one) splits into `sh * sw`
 //! sub-pixel phases: the output pixels `(qy * sh + ry, qx * sw + rx)` of one phase each see
 //! a stride-1 convolution of the (channel-last) input with the kernel taps of that phase, so

@@ -158,20 +158,19 @@ impl Simd for Grad<'_> {
     }
 }
 
-/// The summed loss of `l` against `t`, in f64 across chunks.
-pub fn bce_sum(l: &[f32], t: &[f32]) -> f64 {
+/// The summed loss of `l` against `t`, in f64 across chunks. `isa` must be one of
+/// [`Isa::available`].
+pub fn bce_sum(isa: Isa, l: &[f32], t: &[f32]) -> f64 {
     assert_eq!(l.len(), t.len());
-    let isa = Isa::current();
     l.par_chunks(CHUNK)
         .zip(t.par_chunks(CHUNK))
         .map(|(l, t)| simd(isa, Sum { l, t }))
         .sum()
 }
 
-/// `g * (sigmoid(l) - t)`, element by element.
-pub fn bce_grad(l: &[f32], t: &[f32], g: f32) -> Vec<f32> {
+/// `g * (sigmoid(l) - t)`, element by element. `isa` must be one of [`Isa::available`].
+pub fn bce_grad(isa: Isa, l: &[f32], t: &[f32], g: f32) -> Vec<f32> {
     assert_eq!(l.len(), t.len());
-    let isa = Isa::current();
     let mut d = vec![0.0; l.len()];
     d.par_chunks_mut(CHUNK)
         .zip(l.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
@@ -182,7 +181,7 @@ pub fn bce_grad(l: &[f32], t: &[f32], g: f32) -> Vec<f32> {
 impl LossBackend for Flex {
     fn regen_bce_logits_sum(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
         assert_eq!(logits.shape(), target.shape(), "bce: shapes differ");
-        let s = bce_sum(&values(&logits), &values(&target));
+        let s = bce_sum(Isa::current(), &values(&logits), &values(&target));
         FlexTensor::from_data(TensorData::new(vec![s as f32], [1]))
     }
 }
@@ -201,7 +200,7 @@ impl Backward<Flex, 2> for BceBackward {
         let g = values(&g)[0];
         let (lv, tv) = (values(&l), values(&t));
         if let Some(node) = node_l {
-            let d = bce_grad(&lv, &tv, g);
+            let d = bce_grad(Isa::current(), &lv, &tv, g);
             grads.register::<Flex>(
                 node.id,
                 FlexTensor::from_data(TensorData::new(d, l.shape())),
@@ -271,11 +270,14 @@ mod tests {
             0.999_999_958_600_624_4,
             0.100_000_023_841_857_91,
         ];
-        let s = bce_sum(&l, &t);
-        assert!((s - want_sum).abs() < 2e-6 * want_sum, "{s} vs {want_sum}");
-        let d = bce_grad(&l, &t, 1.0);
-        for (i, (&a, &b)) in d.iter().zip(&want_grad).enumerate() {
-            assert!((f64::from(a) - b).abs() < 1e-6, "grad {i}: {a} vs {b}");
+        // Every instruction set the CPU has, the portable loops too.
+        for isa in Isa::available() {
+            let s = bce_sum(isa, &l, &t);
+            assert!((s - want_sum).abs() < 2e-6 * want_sum, "{isa:?}: {s} vs {want_sum}");
+            let d = bce_grad(isa, &l, &t, 1.0);
+            for (i, (&a, &b)) in d.iter().zip(&want_grad).enumerate() {
+                assert!((f64::from(a) - b).abs() < 1e-6, "{isa:?} grad {i}: {a} vs {b}");
+            }
         }
     }
 
