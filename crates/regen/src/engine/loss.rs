@@ -273,10 +273,16 @@ mod tests {
         // Every instruction set the CPU has, the portable loops too.
         for isa in Isa::available() {
             let s = bce_sum(isa, &l, &t);
-            assert!((s - want_sum).abs() < 2e-6 * want_sum, "{isa:?}: {s} vs {want_sum}");
+            assert!(
+                (s - want_sum).abs() < 2e-6 * want_sum,
+                "{isa:?}: {s} vs {want_sum}"
+            );
             let d = bce_grad(isa, &l, &t, 1.0);
             for (i, (&a, &b)) in d.iter().zip(&want_grad).enumerate() {
-                assert!((f64::from(a) - b).abs() < 1e-6, "{isa:?} grad {i}: {a} vs {b}");
+                assert!(
+                    (f64::from(a) - b).abs() < 1e-6,
+                    "{isa:?} grad {i}: {a} vs {b}"
+                );
             }
         }
     }

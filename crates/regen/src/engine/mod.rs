@@ -21,6 +21,7 @@ pub mod im2col;
 pub mod kernels;
 pub mod loss;
 pub mod nn;
+pub mod norm;
 pub mod winograd;
 
 use burn::backend::Dispatch;

@@ -194,7 +194,7 @@ impl GanGenerator {
         let last = self.ups.len() - 1;
         for (i, up) in self.ups.iter().enumerate() {
             if let Some(norm) = self.norms.get(i) {
-                h = norm.forward(h);
+                h = crate::engine::norm::batch_norm(norm, h);
             }
             h = up.forward(relu(h)); // side doubles, channels halve
             if i == last {
@@ -446,56 +446,65 @@ mod batchnorm_golden {
             .map(|i| (i as f32 * 0.7).sin() * 2.0 + 0.1 * i as f32)
             .collect();
         let ws: Vec<f32> = (0..24).map(|i| (i as f32 * 1.3).cos()).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(xs, [2, 3, 2, 2]), &device).require_grad();
-        let w = Tensor::<4>::from_data(TensorData::new(ws, [2, 3, 2, 2]), &device);
-        let mut bn = BatchNormConfig::new(3).init(&device);
-        bn.gamma = Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![1.0f32, 0.5, 2.0], [3]),
-            &device,
-        ));
-        bn.beta = Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![0.1f32, -0.2, 0.3], [3]),
-            &device,
-        ));
-        let y = bn.forward(x.clone());
-        let grads = (y.clone() * w).sum().backward();
-        let v = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
-        let close = |got: &[f32], want: &[f32]| {
-            for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
-            }
-        };
-        close(
-            &v(y.detach())[..6],
-            &[-1.192852, 0.131804, 0.878325, 0.740481, 0.01125, -0.428406],
-        );
-        let gx: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
-        close(
-            &gx,
-            &[
-                0.063315, 0.287766, -0.264636, -0.235774, 0.117105, 0.392213, 0.146831, -0.189993,
-                -0.73088, 0.945091, 1.278503, -0.254497, 0.095348, 0.045362, 0.312603, -0.303985,
-                -0.061335, -0.341202, -0.162989, 0.099371, 0.868153, -0.837978, -1.35941, 0.091017,
-            ],
-        );
-        let gg: Vec<f32> = bn
-            .gamma
-            .val()
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        close(&gg, &[-5.844592, 2.616407, 0.199079]);
-        let gb: Vec<f32> = bn
-            .beta
-            .val()
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        close(&gb, &[-0.087101, -0.066755, 0.024549]);
+        // burn's module, then regen's fused pass ([`crate::engine::norm`]) that training uses.
+        for fused in [false, true] {
+            let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [2, 3, 2, 2]), &device)
+                .require_grad();
+            let w = Tensor::<4>::from_data(TensorData::new(ws.clone(), [2, 3, 2, 2]), &device);
+            let mut bn = BatchNormConfig::new(3).init(&device);
+            bn.gamma = Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![1.0f32, 0.5, 2.0], [3]),
+                &device,
+            ));
+            bn.beta = Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![0.1f32, -0.2, 0.3], [3]),
+                &device,
+            ));
+            let y = if fused {
+                crate::engine::norm::batch_norm(&bn, x.clone())
+            } else {
+                bn.forward(x.clone())
+            };
+            let grads = (y.clone() * w).sum().backward();
+            let v = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+            let close = |got: &[f32], want: &[f32]| {
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
+                }
+            };
+            close(
+                &v(y.detach())[..6],
+                &[-1.192852, 0.131804, 0.878325, 0.740481, 0.01125, -0.428406],
+            );
+            let gx: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+            close(
+                &gx,
+                &[
+                    0.063315, 0.287766, -0.264636, -0.235774, 0.117105, 0.392213, 0.146831,
+                    -0.189993, -0.73088, 0.945091, 1.278503, -0.254497, 0.095348, 0.045362,
+                    0.312603, -0.303985, -0.061335, -0.341202, -0.162989, 0.099371, 0.868153,
+                    -0.837978, -1.35941, 0.091017,
+                ],
+            );
+            let gg: Vec<f32> = bn
+                .gamma
+                .val()
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            close(&gg, &[-5.844592, 2.616407, 0.199079]);
+            let gb: Vec<f32> = bn
+                .beta
+                .val()
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            close(&gb, &[-0.087101, -0.066755, 0.024549]);
+        }
     }
 }
 
