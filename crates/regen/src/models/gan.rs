@@ -486,23 +486,16 @@ mod batchnorm_golden {
                     -0.837978, -1.35941, 0.091017,
                 ],
             );
-            let gg: Vec<f32> = bn
-                .gamma
-                .val()
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec()
-                .unwrap();
-            close(&gg, &[-5.844592, 2.616407, 0.199079]);
-            let gb: Vec<f32> = bn
-                .beta
-                .val()
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec()
-                .unwrap();
+            let grad = |p: &Param<Tensor<1>>| -> Vec<f32> {
+                p.val()
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap()
+            };
+            close(&grad(&bn.gamma), &[-5.844592, 2.616407, 0.199079]);
+            let gb = grad(&bn.beta);
             close(&gb, &[-0.087101, -0.066755, 0.024549]);
         }
     }
