@@ -169,7 +169,7 @@ pub fn profile_report() -> Option<String> {
 }
 
 /// The tensor's values in row-major order, copied only if its layout is not already so.
-fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         return t;
     }
@@ -182,7 +182,8 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
     c
 }
 
-fn values(t: &FlexTensor) -> &[f32] {
+/// The `f32` values of a contiguous tensor.
+pub(crate) fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 

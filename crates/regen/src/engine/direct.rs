@@ -269,6 +269,7 @@ pub fn backward_data(
         })
         .collect();
     let (hw, kp) = (g.hw(), g.k * g.p());
+    assert_eq!(dy.len(), g.n * kp, "backward_data: output gradient size");
     let gs = group(g.n, hw.div_ceil(g.sh * g.sw));
     type Bufs = (Vec<f32>, Vec<Vec<f32>>, Vec<usize>, Vec<Vec<f32>>);
     dx.par_chunks_mut(gs * g.c * hw).enumerate().for_each_init(
@@ -297,7 +298,6 @@ pub fn backward_data(
             }
         },
     );
-    debug_assert_eq!(dy.len(), g.n * kp);
 }
 
 /// Image `b` of a group's phase products `bufs` (`[nb, ph * pw, c]` each) into its planes

@@ -18,6 +18,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::backend::{contiguous, values};
 use super::gemm::{Isa, Simd, simd};
 
 /// Elements per parallel task.
@@ -53,18 +54,6 @@ pub fn bce_with_logits_sum<const D: usize>(logits: Tensor<D>, target: Tensor<D>)
         logits.into_dispatch(),
         target.into_dispatch(),
     ))
-}
-
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(v) => v.into(),
-        None => t
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("contiguous f32 tensor")
-            .to_vec()
-            .into(),
-    }
 }
 
 /// `exp(v)` for `v <= 0`, in plain arithmetic the compiler vectorises (a call to the
@@ -181,7 +170,8 @@ pub fn bce_grad(isa: Isa, l: &[f32], t: &[f32], g: f32) -> Vec<f32> {
 impl LossBackend for Flex {
     fn regen_bce_logits_sum(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
         assert_eq!(logits.shape(), target.shape(), "bce: shapes differ");
-        let s = bce_sum(Isa::current(), &values(&logits), &values(&target));
+        let (logits, target) = (contiguous(logits), contiguous(target));
+        let s = bce_sum(Isa::current(), values(&logits), values(&target));
         FlexTensor::from_data(TensorData::new(vec![s as f32], [1]))
     }
 }
@@ -196,11 +186,12 @@ impl Backward<Flex, 2> for BceBackward {
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_l, node_t] = ops.parents;
         let (l, t) = ops.state;
-        let g = grads.consume::<Flex>(&ops.node);
+        let g = contiguous(grads.consume::<Flex>(&ops.node));
         let g = values(&g)[0];
+        let (l, t) = (contiguous(l), contiguous(t));
         let (lv, tv) = (values(&l), values(&t));
         if let Some(node) = node_l {
-            let d = bce_grad(Isa::current(), &lv, &tv, g);
+            let d = bce_grad(Isa::current(), lv, tv, g);
             grads.register::<Flex>(
                 node.id,
                 FlexTensor::from_data(TensorData::new(d, l.shape())),

@@ -21,6 +21,8 @@ use burn::nn::BatchNorm;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::backend::{contiguous, values};
+
 /// Batch normalisation as a backend operation.
 #[backend_extension(Flex, Autodiff)]
 pub trait NormBackend: Backend {
@@ -71,18 +73,6 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     bn.running_var
         .update((rv.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
     y
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 
 fn dims(t: &FlexTensor) -> [usize; 4] {
