@@ -416,6 +416,189 @@ fn tn_avx2_rows<const R: usize>(
     j0
 }
 
+/// `dst[i * dst_rs + j] = sum_l a[i * lda + l] * b[l * ldb + j]` (or `+=` with
+/// `accumulate`) for `i < m`, `j < n`, `l < k`, where `n` is a multiple of 16: a plain
+/// row-major product whose columns fill whole 16-lane registers. Made for the 36 products
+/// of Winograd over channel-last tiles (rows: tiles; summed: input channels; columns:
+/// output channels, padded to 16). `isa` must be one of [`Isa::available`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn16(
+    isa: Isa,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    [m, n, k]: [usize; 3],
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        n.is_multiple_of(16),
+        "gemm_nn16: columns not a multiple of 16"
+    );
+    assert!(
+        k <= lda && n <= ldb && n <= dst_rs,
+        "gemm_nn16: leading dimensions"
+    );
+    assert!(
+        k == 0 || (m - 1) * lda + k <= a.len(),
+        "gemm_nn16: left factor out of bounds"
+    );
+    assert!(
+        k == 0 || (k - 1) * ldb + n <= b.len(),
+        "gemm_nn16: right factor out of bounds"
+    );
+    assert!(
+        (m - 1) * dst_rs + n <= dst.len(),
+        "gemm_nn16: destination out of bounds"
+    );
+    let f = Factors {
+        a,
+        lda,
+        b,
+        ldb,
+        m,
+        n,
+        k,
+    };
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"));
+            // SAFETY: the CPU was just checked to have AVX-512F and FMA, the features the
+            // function is compiled for; the asserts above bound every access it makes.
+            unsafe { nn16_avx512(dst, dst_rs, &f, accumulate) }
+        }
+        _ => simd(
+            isa,
+            Nn16 {
+                dst,
+                dst_rs,
+                f,
+                accumulate,
+            },
+        ),
+    }
+}
+
+/// The portable (and AVX2) side of [`gemm_nn16`]: rows of `dst` as sums of scaled rows of
+/// `b`, which the compiler vectorises for whatever instruction set [`simd`] compiles it for.
+struct Nn16<'a, 'b> {
+    dst: &'b mut [f32],
+    dst_rs: usize,
+    f: Factors<'a>,
+    accumulate: bool,
+}
+
+impl Simd for Nn16<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let f = &self.f;
+        for i in 0..f.m {
+            let d = &mut self.dst[i * self.dst_rs..][..f.n];
+            if !self.accumulate {
+                d.fill(0.0);
+            }
+            for l in 0..f.k {
+                let av = f.a[i * f.lda + l];
+                for (d, b) in d.iter_mut().zip(&f.b[l * f.ldb..][..f.n]) {
+                    *d += av * b;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn nn16_avx512(dst: &mut [f32], dst_rs: usize, f: &Factors<'_>, accumulate: bool) {
+    let mut j0 = 0;
+    while j0 + 32 <= f.n {
+        nn16_avx512_cols::<2>(dst, dst_rs, f, j0, accumulate);
+        j0 += 32;
+    }
+    if j0 < f.n {
+        nn16_avx512_cols::<1>(dst, dst_rs, f, j0, accumulate);
+    }
+}
+
+/// Columns `j0..j0 + 16 * V` of every row: six rows at a time, then the rest one by one.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn nn16_avx512_cols<const V: usize>(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    j0: usize,
+    accumulate: bool,
+) {
+    let mut i0 = 0;
+    while i0 + 6 <= f.m {
+        nn16_avx512_tile::<6, V>(dst, dst_rs, f, i0, j0, accumulate);
+        i0 += 6;
+    }
+    while i0 < f.m {
+        nn16_avx512_tile::<1, V>(dst, dst_rs, f, i0, j0, accumulate);
+        i0 += 1;
+    }
+}
+
+/// Rows `i0..i0 + R`, columns `j0..j0 + 16 * V`: `R * V` accumulators in registers over the
+/// whole sum, one broadcast of `a` and `V` loads of `b` per step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn nn16_avx512_tile<const R: usize, const V: usize>(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    i0: usize,
+    j0: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
+    assert!(i0 + R <= f.m && j0 + 16 * V <= f.n);
+    let mut acc = [[_mm512_setzero_ps(); V]; R];
+    let (ap, bp) = (f.a.as_ptr(), f.b.as_ptr());
+    for l in 0..f.k {
+        let mut bv = [_mm512_setzero_ps(); V];
+        for (v, b) in bv.iter_mut().enumerate() {
+            // SAFETY: l < k and j0 + 16 * V <= n, so the 16 floats at l * ldb + j0 + 16 v lie
+            // within (k - 1) * ldb + n <= b.len() (checked by `gemm_nn16`).
+            *b = unsafe { _mm512_loadu_ps(bp.add(l * f.ldb + j0 + 16 * v)) };
+        }
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i0 + r < m and l < k, so the index is within (m - 1) * lda + k.
+            let av = _mm512_set1_ps(unsafe { *ap.add((i0 + r) * f.lda + l) });
+            for v in 0..V {
+                acc[v] = _mm512_fmadd_ps(av, bv[v], acc[v]);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let d = &mut dst[(i0 + r) * dst_rs + j0..][..16 * V];
+        for (v, acc) in acc.iter().enumerate() {
+            let p = d[16 * v..].as_mut_ptr();
+            // SAFETY: `d` holds 16 * V floats; this reads and writes d[16 v..16 v + 16].
+            unsafe {
+                let sum = if accumulate {
+                    _mm512_add_ps(_mm512_loadu_ps(p), *acc)
+                } else {
+                    *acc
+                };
+                _mm512_storeu_ps(p, sum);
+            }
+        }
+    }
+}
+
 /// `dst[i * dst_rs + j] += sum_l a[i * lda + l] * b[j * ldb + l]` for `i < m`, `j < n`,
 /// `l < k`: a product of two factors that are both contiguous along the summed axis, as a
 /// convolution's weight gradient is (output gradient and unfolded input, both along the
@@ -1291,6 +1474,48 @@ mod tests {
             }
         }
         assert_eq!(Isa::available().last(), Some(&Isa::Portable));
+    }
+
+    #[test]
+    fn row_major_products_in_register_columns_match_gemm() {
+        let mut rng = crate::rng::Rng::new(5);
+        // Rows around the blocks of six, columns of one and two registers, sums of 0-37.
+        for &(m, n, k) in &[
+            (1, 16, 1),
+            (6, 32, 5),
+            (13, 48, 37),
+            (7, 16, 0),
+            (20, 96, 64),
+        ] {
+            let (lda, ldb, ldd) = (k + 3, n + 16, n + 5);
+            let a: Vec<f32> = (0..m * lda).map(|_| rng.normal() as f32).collect();
+            let b: Vec<f32> = (0..k.max(1) * ldb).map(|_| rng.normal() as f32).collect();
+            for accumulate in [false, true] {
+                let mut want = vec![1.0; m * ldd];
+                gemm(
+                    &mut want,
+                    ldd,
+                    Mat::rows(&a, m, k, lda),
+                    Mat::rows(&b, k, n, ldb),
+                    accumulate,
+                    1,
+                );
+                for isa in Isa::available() {
+                    let mut got = vec![1.0; m * ldd];
+                    gemm_nn16(isa, &mut got, ldd, &a, lda, &b, ldb, [m, n, k], accumulate);
+                    for i in 0..m {
+                        for j in 0..ldd {
+                            let (g, w) = (got[i * ldd + j], want[i * ldd + j]);
+                            let w = if j < n { w } else { 1.0 };
+                            assert!(
+                                (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                                "{isa:?} {m}x{n}x{k} {accumulate}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

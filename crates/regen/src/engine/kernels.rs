@@ -200,6 +200,38 @@ fn direct_gather_fits(g: &Geom, kernel: Kernel) -> bool {
             && g.p() < 1024)
 }
 
+/// A pass of a convolution, for choosing its kernel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Forward,
+    InputGrad,
+    WeightGrad,
+}
+
+/// Where the direct kernels beat Winograd on a 3x3 stride-1 layer of a training batch: the
+/// weight gradient always (Winograd's transforms of the input and the output gradient cost
+/// more than the products they save), the forward pass up to 64 input channels, the input
+/// gradient with 32 channels on each side. Measured with `regen-kernel-bench`, 2 threads,
+/// batch 16, Winograd against direct, forward / input gradient / weight gradient ms, same
+/// run: 32 x 64x64 -> 32: 8.3 / 8.3 / 5.0 (matrix products) against 5.6 / 6.7 / 5.1; 64 x
+/// 64x64 -> 32: 11.6 / 11.7 / 21.3 against 10.8 / 13.4 / 9.2; 64 x 40x40 -> 64 (DnCNN):
+/// 8.0 / 7.8 / 14.0 against 7.3 / 8.1 / 6.8; 128 x 32x32 -> 64: 8.4 / 7.9 / 14.3 against
+/// 9.1 / 10.5 / 8.9; 256 x 16x16 -> 128: 7.8 / 7.3 / 12.5 against 10.6 / 9.9 / 9.1. The
+/// direct kernels split the work by images, so a batch smaller than two per thread (a
+/// restore of one large image) keeps Winograd, which also splits the channels (one 512x512
+/// image, 64 -> 64: forward 99 ms against 216, weight gradient 147 against 204).
+fn direct_over_winograd(g: &Geom, kernel: Kernel, pass: Pass) -> bool {
+    kernel == Kernel::Auto
+        && (g.kh, g.kw, g.sh, g.sw) == (3, 3, 1, 1)
+        && direct::fits(Isa::current(), g)
+        && g.n >= 2 * rayon::current_num_threads()
+        && match pass {
+            Pass::Forward => g.c <= 64,
+            Pass::InputGrad => g.c.max(g.k) <= 32,
+            Pass::WeightGrad => true,
+        }
+}
+
 /// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
 /// optional bias `[k]`, with `act` applied to each output.
 pub fn conv_forward(
@@ -213,9 +245,10 @@ pub fn conv_forward(
     assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
     assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
     let mut out = vec![0.0; g.n * g.k * g.p()];
-    if winograd_fits(g, kernel) {
+    let direct = direct_over_winograd(g, kernel, Pass::Forward);
+    if winograd_fits(g, kernel) && !direct {
         winograd::forward(Isa::current(), g, x, w, bias, act, &mut out);
-    } else if direct_gather_fits(g, kernel) {
+    } else if direct || direct_gather_fits(g, kernel) {
         direct::forward(Isa::current(), g, x, w, bias, act, &mut out);
     } else {
         im2col::forward(g, x, w, bias, act, &mut out);
@@ -229,7 +262,8 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
     assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
     // A 3x3 stride-1 convolution's input gradient is itself a 3x3 stride-1 convolution of the
     // output gradient, with the kernel flipped, its channel axes swapped and padding 2 - p.
-    if winograd_fits(g, kernel) {
+    let direct = direct_over_winograd(g, kernel, Pass::InputGrad);
+    if winograd_fits(g, kernel) && !direct {
         let mut flipped = vec![0.0; w.len()];
         for k in 0..g.k {
             for c in 0..g.c {
@@ -252,7 +286,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         return dx;
     }
     let mut dx = vec![0.0; g.n * g.c * g.hw()];
-    if direct_fits(g, kernel) {
+    if direct || direct_fits(g, kernel) {
         direct::backward_data(Isa::current(), g, dy, w, None, Act::None, &mut dx);
     } else {
         im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
@@ -270,11 +304,15 @@ pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> 
     // both sides its 36 products are too small (16 x 32 x 64x64 -> 32: 11.3-11.6 ms against
     // 9.7-10.6; with 64 in, 12.5-13.8 against 16.7-17.3).
     let tiles = g.n * g.oh.div_ceil(4) * g.ow.div_ceil(4);
-    if winograd_fits(g, kernel) && tiles >= 128 * rayon::current_num_threads() && g.c.max(g.k) >= 64
+    let direct = direct_over_winograd(g, kernel, Pass::WeightGrad);
+    if winograd_fits(g, kernel)
+        && !direct
+        && tiles >= 128 * rayon::current_num_threads()
+        && g.c.max(g.k) >= 64
     {
         return winograd::backward_weight(Isa::current(), g, x, dy);
     }
-    if direct_gather_fits(g, kernel) {
+    if direct || direct_gather_fits(g, kernel) {
         return direct::backward_weight(Isa::current(), g, x, dy);
     }
     im2col::backward_weight(g, x, dy)
@@ -477,13 +515,18 @@ mod tests {
     use super::reference::{random, rel_err};
 
     // Shapes: odd sizes, every padding a 3x3 layer can have, channel counts 1, 3, 4, 16,
-    // batches 1, 2 and 3, strides 1 and 2, kernels 2, 3 and 4. The first five take Winograd.
+    // batches 1, 2, 3 and 4, strides 1 and 2, kernels 2, 3 and 4. The first seven take
+    // Winograd: the sixth is one image in several bands of tile rows, the seventh four
+    // images (a task each on two threads) in several bands, both with output channels
+    // padded to whole vectors.
     const SHAPES: &[([usize; 4], usize, usize, usize, usize)] = &[
         ([1, 4, 7, 9], 5, 3, 1, 1),
         ([3, 16, 11, 6], 16, 3, 1, 1),
         ([2, 16, 9, 13], 4, 3, 1, 0),
         ([1, 4, 5, 5], 4, 3, 1, 2),
         ([2, 4, 21, 35], 6, 3, 1, 1),
+        ([1, 16, 70, 45], 20, 3, 1, 1),
+        ([4, 8, 66, 66], 16, 3, 1, 2),
         ([1, 1, 7, 9], 3, 3, 1, 1),
         ([2, 4, 17, 15], 8, 3, 2, 1),
         ([3, 3, 8, 8], 5, 4, 2, 1),
@@ -497,7 +540,7 @@ mod tests {
     fn winograd_takes_the_shapes_meant_for_it() {
         for (i, &(dims, k, ks, s, p)) in SHAPES.iter().enumerate() {
             let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
-            assert_eq!(winograd_fits(&g, Kernel::Auto), i < 5, "{g:?}");
+            assert_eq!(winograd_fits(&g, Kernel::Auto), i < 7, "{g:?}");
             assert!(!winograd_fits(&g, Kernel::Gemm));
         }
     }
@@ -544,10 +587,22 @@ mod tests {
         let (_, want_dw) = reference::backward(&g, &x, &w, &dy);
         let isas = crate::engine::gemm::Isa::available();
         assert_eq!(isas.last(), Some(&Isa::Portable));
+        // Four images in bands of tile rows, with a bias and an activation.
+        let g4 = Geom::new([4, 8, 66, 66], 16, [3, 3], [1, 1], [1, 1]).unwrap();
+        let x4 = random(g4.n * g4.c * g4.hw(), &mut rng);
+        let w4 = random(g4.k * g4.ckk(), &mut rng);
+        let b4 = random(g4.k, &mut rng);
+        let want4: Vec<f64> = reference::forward(&g4, &x4, &w4, Some(&b4))
+            .into_iter()
+            .map(|v| v.max(0.0))
+            .collect();
         for isa in isas {
             let mut y = vec![0.0; want.len()];
             winograd::forward(isa, &g, &x, &w, None, Act::None, &mut y);
             assert!(rel_err(&y, &want) < 2e-5, "{isa:?} forward");
+            let mut y4 = vec![0.0; want4.len()];
+            winograd::forward(isa, &g4, &x4, &w4, Some(&b4), Act::Relu, &mut y4);
+            assert!(rel_err(&y4, &want4) < 2e-5, "{isa:?} forward in bands");
             let dw = winograd::backward_weight(isa, &g, &x, &dy);
             assert!(rel_err(&dw, &want_dw) < 5e-5, "{isa:?} weight grad");
         }

@@ -20,32 +20,38 @@
 //! 8 and 1/24); `kernels::tests` bounds it at 2e-5 of the output's scale, and the PyTorch
 //! step tests show training does not notice it.
 
+use std::ops::{Add, Mul, Sub};
+
 use rayon::prelude::*;
 
-use super::gemm::{Isa, Simd, gemm_nt_acc, gemm_tn, simd};
+use super::gemm::{Isa, Simd, gemm_nn16, gemm_nt_acc, simd, transpose, transpose_into};
 use super::kernels::{Act, Geom};
 
+/// What the transforms compute with: one `f32`, or [`F16`], 16 channels at once.
+trait Val: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<f32, Output = Self> {}
+impl<T: Copy + Add<Output = T> + Sub<Output = T> + Mul<f32, Output = T>> Val for T {}
+
 #[inline(always)]
-fn bt(d: [f32; 6]) -> [f32; 6] {
+fn bt<T: Val>(d: [T; 6]) -> [T; 6] {
     [
-        4.0 * d[0] - 5.0 * d[2] + d[4],
-        -4.0 * (d[1] + d[2]) + d[3] + d[4],
-        4.0 * (d[1] - d[2]) - d[3] + d[4],
-        2.0 * (d[3] - d[1]) - d[2] + d[4],
-        2.0 * (d[1] - d[3]) - d[2] + d[4],
-        4.0 * d[1] - 5.0 * d[3] + d[5],
+        d[0] * 4.0 - d[2] * 5.0 + d[4],
+        d[3] + d[4] - (d[1] + d[2]) * 4.0,
+        (d[1] - d[2]) * 4.0 - d[3] + d[4],
+        (d[3] - d[1]) * 2.0 - d[2] + d[4],
+        (d[1] - d[3]) * 2.0 - d[2] + d[4],
+        d[1] * 4.0 - d[3] * 5.0 + d[5],
     ]
 }
 
 #[inline(always)]
-fn at(m: [f32; 6]) -> [f32; 4] {
+fn at<T: Val>(m: [T; 6]) -> [T; 4] {
     let (s12, d12) = (m[1] + m[2], m[1] - m[2]);
     let (s34, d34) = (m[3] + m[4], m[3] - m[4]);
     [
         m[0] + s12 + s34,
-        d12 + 2.0 * d34,
-        s12 + 4.0 * s34,
-        d12 + 8.0 * d34 + m[5],
+        d12 + d34 * 2.0,
+        s12 + s34 * 4.0,
+        d12 + d34 * 8.0 + m[5],
     ]
 }
 
@@ -61,18 +67,80 @@ fn gt(g: [f32; 3]) -> [f32; 6] {
     ]
 }
 
-/// `U = G g G^T` for every (k, c), laid out `[36, c, k]`: each of the 36 products reads its
-/// left factor `[k, c]` stored transposed, as [`gemm_tn`] wants. Both passes run in
-/// parallel: for 256 x 256 channels this is 65,536 small transforms.
-fn transform_weights(w: &[f32], k: usize, c: usize) -> Vec<f32> {
-    // One input channel per task: its 36 x k values, each row of k contiguous in `u`.
-    let per_channel: Vec<Vec<f32>> = (0..c)
+/// 16 lanes: one channel block of a channel-last pixel.
+const CB: usize = 16;
+
+/// 16 channels of one pixel, added and scaled lane by lane (loops of fixed length over
+/// one array, which the compiler turns into single vector instructions).
+#[derive(Clone, Copy)]
+struct F16([f32; CB]);
+
+impl F16 {
+    #[inline(always)]
+    fn load(v: &[f32]) -> F16 {
+        F16(v[..CB].try_into().expect("16 lanes"))
+    }
+
+    #[inline(always)]
+    fn store(self, v: &mut [f32]) {
+        v[..CB].copy_from_slice(&self.0);
+    }
+
+    #[inline(always)]
+    fn map2(self, o: F16, f: impl Fn(f32, f32) -> f32) -> F16 {
+        F16(std::array::from_fn(|l| f(self.0[l], o.0[l])))
+    }
+
+    /// `act(self + bias)`, the activation chosen once for all 16 lanes.
+    #[inline(always)]
+    fn bias_act(self, bias: F16, act: Act) -> F16 {
+        match act {
+            Act::None => self + bias,
+            Act::Relu => self.map2(bias, |v, b| (v + b).max(0.0)),
+            Act::LeakyRelu(s) => self.map2(bias, |v, b| {
+                let t = v + b;
+                if t > 0.0 { t } else { s * t }
+            }),
+        }
+    }
+}
+
+impl Add for F16 {
+    type Output = F16;
+    #[inline(always)]
+    fn add(self, o: F16) -> F16 {
+        self.map2(o, |a, b| a + b)
+    }
+}
+
+impl Sub for F16 {
+    type Output = F16;
+    #[inline(always)]
+    fn sub(self, o: F16) -> F16 {
+        self.map2(o, |a, b| a - b)
+    }
+}
+
+impl Mul<f32> for F16 {
+    type Output = F16;
+    #[inline(always)]
+    fn mul(self, s: f32) -> F16 {
+        self.map2(self, |a, _| a * s)
+    }
+}
+
+/// `U = G g G^T` for every (k, c), laid out `[36, cp, kp]` with zeros in the padded channels:
+/// each of the 36 products multiplies a block of tiles `[tiles, cp]` by `[cp, kp]`.
+fn transform_weights_cl(w: &[f32], k: usize, c: usize, cp: usize, kp: usize) -> Vec<f32> {
+    let mut u = vec![0.0f32; 36 * cp * kp];
+    // One input channel per task writes its row of each of the 36 matrices.
+    let rows: Vec<Vec<f32>> = (0..c)
         .into_par_iter()
         .map(|cc| {
-            let mut out = vec![0.0f32; 36 * k];
+            let mut out = vec![0.0f32; 36 * kp];
             for kk in 0..k {
                 let g = &w[(kk * c + cc) * 9..][..9];
-                let mut tmp = [[0.0f32; 3]; 6]; // G g: 6x3
+                let mut tmp = [[0.0f32; 3]; 6];
                 for j in 0..3 {
                     let col = gt([g[j], g[3 + j], g[6 + j]]);
                     for r in 0..6 {
@@ -82,55 +150,172 @@ fn transform_weights(w: &[f32], k: usize, c: usize) -> Vec<f32> {
                 for r in 0..6 {
                     let row = gt(tmp[r]);
                     for s in 0..6 {
-                        out[(r * 6 + s) * k + kk] = row[s];
+                        out[(r * 6 + s) * kp + kk] = row[s];
                     }
                 }
             }
             out
         })
         .collect();
-    let mut u = vec![0.0f32; 36 * k * c];
-    for (cc, vals) in per_channel.iter().enumerate() {
+    for (cc, vals) in rows.iter().enumerate() {
         for i in 0..36 {
-            u[(i * c + cc) * k..][..k].copy_from_slice(&vals[i * k..(i + 1) * k]);
+            u[(i * cp + cc) * kp..][..kp].copy_from_slice(&vals[i * kp..][..kp]);
         }
     }
     u
 }
 
-/// How one call is split into work items, each owning a contiguous piece of the output:
-/// `group` whole images, or one image and `kc` of its output channels.
-struct Split {
-    group: usize,
-    kc: usize,
-    tb: usize,
+/// Tiles of one pass: images `b0..b0 + nb`, tile rows `ty0..ty0 + nty` of each (all of
+/// them when `nb > 1`), every tile column; tile `t = (b * nty + ty) * tw + tx`.
+#[derive(Clone, Copy)]
+struct Band {
+    b0: usize,
+    nb: usize,
+    ty0: usize,
+    nty: usize,
 }
 
-fn split(g: &Geom, tiles_per_image: usize) -> Split {
-    let threads = rayon::current_num_threads();
-    let items = 2 * threads;
-    let (group, kc) = if g.n >= items || threads == 1 {
-        // Small images are grouped so that a product sees enough tiles (at least 32, the
-        // vector kernel's column block), as long as every thread still gets an item.
-        let want = 32usize.div_ceil(tiles_per_image);
-        (want.clamp(1, (g.n / threads).max(1)), g.k)
-    } else {
-        // Few large images: split the output channels (the input transform is redone per
-        // split, a few percent of the work).
-        let want = threads.div_ceil(g.n).min((g.k / 8).max(1));
-        let nkc = (want..=g.k).find(|d| g.k.is_multiple_of(*d)).unwrap_or(g.k);
-        (1, g.k / nkc)
-    };
-    // Tiles per block: the block's transformed input and products, 36 * (c + kc) * tb
-    // floats, stay near 2 MB (Zen 4: 1 MB L2 per core, 32 MB L3).
-    // A multiple of 32, the vector kernel's column block: products run over whole blocks
-    // (the columns past the last tile hold stale values and are never read back).
-    let tb = (512 * 1024 / (36 * (g.c + kc))).clamp(32, 256) / 32 * 32;
-    Split { group, kc, tb }
+/// The geometry of channel-last Winograd over one convolution.
+struct Tiling<'a> {
+    g: &'a Geom,
+    tw: usize,
+    cp: usize,
+}
+
+impl Tiling<'_> {
+    /// Pixels across a band's channel-last input: the tiles' 6x6 windows, overlapping by 2.
+    fn in_w(&self) -> usize {
+        4 * self.tw + 2
+    }
+
+    fn tiles(&self, b: &Band) -> usize {
+        b.nb * b.nty * self.tw
+    }
+
+    /// The band's input `[nb, 4 nty + 2, 4 tw + 2, cp]`, channel-last with the zero padding
+    /// (and zeros past the image where the tiles overhang it).
+    fn copy_in(&self, isa: Isa, x: &[f32], b: &Band, xin: &mut Vec<f32>) {
+        let g = self.g;
+        let (rows, wi) = (4 * b.nty + 2, self.in_w());
+        let img = rows * wi * self.cp;
+        xin.clear();
+        xin.resize(b.nb * img, 0.0);
+        // Input rows y0..y0 + rows, those inside the image copied.
+        let y0 = (4 * b.ty0) as isize - g.ph as isize;
+        let lo = y0.max(0) as usize;
+        let hi = ((y0 + rows as isize).min(g.h as isize)).max(0) as usize;
+        if hi <= lo {
+            return;
+        }
+        let r0 = (lo as isize - y0) as usize;
+        let (w, cp, pw) = (g.w, self.cp, g.pw);
+        for (bi, dst) in xin.chunks_mut(img).enumerate() {
+            let src = &x[((b.b0 + bi) * g.c) * g.hw() + lo * w..];
+            transpose_into(isa, src, g.hw(), g.c, (hi - lo) * w, dst, |j| {
+                ((r0 + j / w) * wi + pw + j % w) * cp
+            });
+        }
+    }
+}
+
+/// `v[i][t][c] = (B^T d B)[i]` of every tile `t` of the band, 16 channels at a time.
+struct InputTransformCl<'a, 'b> {
+    tl: &'b Tiling<'a>,
+    band: Band,
+    xin: &'b [f32],
+    v: &'b mut [f32],
+}
+
+impl Simd for InputTransformCl<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let InputTransformCl { tl, band, xin, v } = self;
+        let (cp, wi, tw) = (tl.cp, tl.in_w(), tl.tw);
+        let nt = tl.tiles(&band);
+        let img = (4 * band.nty + 2) * wi * cp;
+        let mut tmp = [[F16([0.0; CB]); 6]; 6];
+        for t in 0..nt {
+            let (bi, ty, tx) = (t / (band.nty * tw), (t / tw) % band.nty, t % tw);
+            let base = bi * img + (4 * ty * wi + 4 * tx) * cp;
+            for c0 in (0..cp).step_by(CB) {
+                for s in 0..6 {
+                    let col = bt(std::array::from_fn(|r| {
+                        F16::load(&xin[base + (r * wi + s) * cp + c0..])
+                    }));
+                    for r in 0..6 {
+                        tmp[r][s] = col[r];
+                    }
+                }
+                for (r, row) in tmp.iter().enumerate() {
+                    for (s, o) in bt(*row).into_iter().enumerate() {
+                        o.store(&mut v[((r * 6 + s) * nt + t) * cp + c0..]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y[b][oy][ox][k] = act((A^T m A)[oy % 4][ox % 4] + bias)` of every tile of the band, 16
+/// output channels at a time, into `[nb, 4 nty, 4 tw, kcp]` (`kcp` channels from `k0`).
+struct OutputTransformCl<'a, 'b> {
+    tl: &'b Tiling<'a>,
+    band: Band,
+    m: &'b [f32],
+    kcp: usize,
+    bias: &'b [f32],
+    act: Act,
+    y: &'b mut [f32],
+}
+
+impl Simd for OutputTransformCl<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let OutputTransformCl {
+            tl,
+            band,
+            m,
+            kcp,
+            bias,
+            act,
+            y,
+        } = self;
+        let tw = tl.tw;
+        let nt = tl.tiles(&band);
+        let ow = 4 * tw;
+        let mut tmp = [[F16([0.0; CB]); 6]; 4];
+        for t in 0..nt {
+            let (bi, ty, tx) = (t / (band.nty * tw), (t / tw) % band.nty, t % tw);
+            let base = ((bi * 4 * band.nty + 4 * ty) * ow + 4 * tx) * kcp;
+            for k0 in (0..kcp).step_by(CB) {
+                let bv = F16::load(&bias[k0..]);
+                for s in 0..6 {
+                    let col = at(std::array::from_fn(|r| {
+                        F16::load(&m[((r * 6 + s) * nt + t) * kcp + k0..])
+                    }));
+                    for a in 0..4 {
+                        tmp[a][s] = col[a];
+                    }
+                }
+                for (a, row) in tmp.iter().enumerate() {
+                    for (bb, o) in at(*row).into_iter().enumerate() {
+                        o.bias_act(bv, act)
+                            .store(&mut y[base + (a * ow + bb) * kcp + k0..]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `out` `[n, k, oh, ow]` = conv3x3(x, w) + bias, then `act`; stride 1, padding `g.ph`,
-/// `g.pw` (each at most 2).
+/// `g.pw` (each at most 2). The input goes channel-last a band of tile rows at a time, so
+/// the transforms read and write whole 16-channel vectors, and each of the 36 products
+/// is `[tiles, c] x [c, k]` ([`gemm_nn16`]).
 pub fn forward(
     isa: Isa,
     g: &Geom,
@@ -142,77 +327,141 @@ pub fn forward(
 ) {
     debug_assert!(g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph <= 2 && g.pw <= 2);
     let (th, tw) = (g.oh.div_ceil(4), g.ow.div_ceil(4));
-    let tpi = th * tw;
-    let u = transform_weights(w, g.k, g.c);
-    let s = split(g, tpi);
+    let (cp, kp) = (g.c.next_multiple_of(CB), g.k.next_multiple_of(CB));
+    let tl = Tiling { g, tw, cp };
+    let u = transform_weights_cl(w, g.k, g.c, cp, kp);
+    let mut bias_p = vec![0.0f32; kp];
+    if let Some(b) = bias {
+        bias_p[..g.k].copy_from_slice(b);
+    }
+    let threads = rayon::current_num_threads();
     let p = g.p();
-    let chunk = if s.kc == g.k {
-        s.group * g.k * p
+    // Tiles per band: the band's transformed input and products, 36 (cp + kp) floats a tile,
+    // near 1 MB (a core's L2 cache), and at least 64, so that each of the 36 weight
+    // matrices read per band serves that many rows.
+    let want = (256 * 1024 / (36 * (cp + kp))).clamp(64, 512);
+    let tpi = th * tw;
+    let few = g.n < 2 * threads;
+    // Small images go several to a band, as long as every thread still gets one.
+    let gs = if tpi >= want || few {
+        1
     } else {
-        s.kc * p
+        (want / tpi).clamp(1, (g.n / threads).max(1))
     };
-    let nkc = g.k / s.kc;
-    out.par_chunks_mut(chunk).enumerate().for_each_init(
-        || {
-            (
-                vec![0.0f32; 36 * g.c * s.tb],
-                vec![0.0f32; 36 * s.kc * s.tb],
-            )
-        },
-        |(v, m), (item, y)| {
-            let (b0, k0, nimg) = if s.kc == g.k {
-                let b0 = item * s.group;
-                (b0, 0, s.group.min(g.n - b0))
-            } else {
-                (item / nkc, (item % nkc) * s.kc, 1)
-            };
-            let tiles = nimg * tpi;
-            for t0 in (0..tiles).step_by(s.tb) {
-                let nb = s.tb.min(tiles - t0);
-                let block = Block {
-                    g,
-                    tw,
-                    tpi,
-                    t0,
-                    nb,
-                    tb: s.tb,
-                };
-                simd(
+    let nty = if gs > 1 { th } else { (want / tw).clamp(1, th) };
+    let ow4 = 4 * tw;
+    // One band: into `yb` `[nb, 4 nty, 4 tw, kp]`, channel-last, bias and `act` applied.
+    let band_out =
+        |xin: &mut Vec<f32>, v: &mut Vec<f32>, m: &mut Vec<f32>, band: Band, yb: &mut [f32]| {
+            let nt = tl.tiles(&band);
+            tl.copy_in(isa, x, &band, xin);
+            v.resize(36 * nt * cp, 0.0);
+            m.resize(36 * nt * kp, 0.0);
+            simd(
+                isa,
+                InputTransformCl {
+                    tl: &tl,
+                    band,
+                    xin,
+                    v,
+                },
+            );
+            for i in 0..36 {
+                gemm_nn16(
                     isa,
-                    InputTransform {
-                        b: &block,
-                        x,
-                        b0,
-                        v: &mut v[..],
-                    },
-                );
-                for i in 0..36 {
-                    gemm_tn(
-                        isa,
-                        &mut m[i * s.kc * s.tb..(i + 1) * s.kc * s.tb],
-                        s.tb,
-                        &u[i * g.c * g.k + k0..],
-                        g.k,
-                        &v[i * g.c * s.tb..(i + 1) * g.c * s.tb],
-                        s.tb,
-                        [s.kc, nb.next_multiple_of(32).min(s.tb), g.c],
-                    );
-                }
-                simd(
-                    isa,
-                    OutputTransform {
-                        b: &block,
-                        m: &m[..],
-                        k0,
-                        kc: s.kc,
-                        bias,
-                        act,
-                        y: &mut y[..],
-                    },
+                    &mut m[i * nt * kp..][..nt * kp],
+                    kp,
+                    &v[i * nt * cp..][..nt * cp],
+                    cp,
+                    &u[i * cp * kp..],
+                    kp,
+                    [nt, kp, g.c],
+                    false,
                 );
             }
-        },
-    );
+            simd(
+                isa,
+                OutputTransformCl {
+                    tl: &tl,
+                    band,
+                    m,
+                    kcp: kp,
+                    bias: &bias_p,
+                    act,
+                    y: yb,
+                },
+            );
+        };
+    // Rows `oy0..` of one image's channel-last output `[rows, 4 tw, kp]` (channels from `k0`)
+    // into its planes `[kn, p]`, the rows that lie inside the output.
+    let to_planes = |src: &[f32], rows: usize, oy0: usize, kn: usize, planes: &mut [f32]| {
+        let oy1 = (oy0 + rows).min(g.oh);
+        if ow4 == g.ow {
+            transpose(
+                isa,
+                src,
+                kp,
+                (oy1 - oy0) * g.ow,
+                kn,
+                &mut planes[oy0 * g.ow..],
+                p,
+            );
+        } else {
+            for oy in oy0..oy1 {
+                let row = &src[(oy - oy0) * ow4 * kp..];
+                transpose(isa, row, kp, g.ow, kn, &mut planes[oy * g.ow..], p);
+            }
+        }
+    };
+    let init = || (Vec::new(), Vec::new(), Vec::new());
+    if few {
+        // Few images: the bands of each go to the threads, into one channel-last output,
+        // then blocks of 16 channels back to planes.
+        let band_len = 4 * nty * ow4 * kp;
+        let mut y = vec![0.0f32; 4 * th * ow4 * kp];
+        for (b, img) in out.chunks_mut(g.k * p).enumerate() {
+            y.par_chunks_mut(band_len)
+                .enumerate()
+                .for_each_init(init, |(xin, v, m), (bi, yb)| {
+                    let ty0 = bi * nty;
+                    let band = Band {
+                        b0: b,
+                        nb: 1,
+                        ty0,
+                        nty: nty.min(th - ty0),
+                    };
+                    band_out(xin, v, m, band, yb);
+                });
+            img.par_chunks_mut(CB * p)
+                .enumerate()
+                .for_each(|(cb, planes)| {
+                    to_planes(&y[cb * CB..], 4 * th, 0, planes.len() / p, planes);
+                });
+        }
+    } else {
+        // Every thread a few images: each task takes whole images, band by band.
+        out.par_chunks_mut(gs * g.k * p).enumerate().for_each_init(
+            || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+            |(xin, v, m, yb), (item, chunk)| {
+                let nb = chunk.len() / (g.k * p);
+                for ty0 in (0..th).step_by(nty) {
+                    let band = Band {
+                        b0: item * gs,
+                        nb,
+                        ty0,
+                        nty: nty.min(th - ty0),
+                    };
+                    let rows = 4 * band.nty;
+                    yb.resize(nb * rows * ow4 * kp, 0.0);
+                    band_out(xin, v, m, band, yb);
+                    for bi in 0..nb {
+                        let planes = &mut chunk[bi * g.k * p..][..g.k * p];
+                        to_planes(&yb[bi * rows * ow4 * kp..], rows, 4 * ty0, g.k, planes);
+                    }
+                }
+            },
+        );
+    }
 }
 
 /// Lanes of the transforms: 16 tiles of one tile row at a time.
@@ -338,93 +587,6 @@ fn bt_bt(d: &mut [[[f32; L]; 6]; 6], tmp: &mut [[[f32; L]; 6]; 6]) {
             let row = bt([t[0][l], t[1][l], t[2][l], t[3][l], t[4][l], t[5][l]]);
             for s in 0..6 {
                 d[r][s][l] = row[s];
-            }
-        }
-    }
-}
-
-/// `out[a][b] = (A^T e A)[a][b]` for 16 tiles at once (`tmp` is scratch).
-#[inline(always)]
-fn at_at(e: &[[[f32; L]; 6]; 6], tmp: &mut [[[f32; L]; 6]; 4], out: &mut [[[f32; L]; 4]; 4]) {
-    for l in 0..L {
-        for s in 0..6 {
-            let col = at([
-                e[0][s][l], e[1][s][l], e[2][s][l], e[3][s][l], e[4][s][l], e[5][s][l],
-            ]);
-            for r in 0..4 {
-                tmp[r][s][l] = col[r];
-            }
-        }
-    }
-    for l in 0..L {
-        for r in 0..4 {
-            let t = &tmp[r];
-            let row = at([t[0][l], t[1][l], t[2][l], t[3][l], t[4][l], t[5][l]]);
-            for c in 0..4 {
-                out[r][c][l] = row[c];
-            }
-        }
-    }
-}
-
-/// Writes `A^T m A` (+ bias, `act`) of each tile and output channel into `y`, the item's
-/// piece of the output.
-struct OutputTransform<'a, 'b> {
-    b: &'b Block<'a>,
-    m: &'b [f32],
-    k0: usize,
-    kc: usize,
-    bias: Option<&'b [f32]>,
-    act: Act,
-    y: &'b mut [f32],
-}
-
-impl Simd for OutputTransform<'_, '_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run(self) {
-        let OutputTransform {
-            b,
-            m,
-            k0,
-            kc,
-            bias,
-            act,
-            y,
-        } = self;
-        let g = b.g;
-        let p = g.p();
-        let mut e = [[[0.0f32; L]; 6]; 6];
-        let mut tmp = [[[0.0f32; L]; 6]; 4];
-        let mut vals = [[[0.0f32; L]; 4]; 4];
-        for j in (0..b.nb).step_by(L) {
-            let (tiles, lanes) = b.lanes(j);
-            for kk in 0..kc {
-                let bv = bias.map_or(0.0, |b| b[k0 + kk]);
-                for (i, lane) in e.iter_mut().flatten().enumerate() {
-                    let at = (i * kc + kk) * b.tb + j;
-                    // Lanes past the block read stale columns and are not written.
-                    if at + L <= m.len() {
-                        *lane = m[at..at + L].try_into().expect("L");
-                    } else {
-                        for (o, val) in lane.iter_mut().zip(&m[at..]) {
-                            *o = *val;
-                        }
-                    }
-                }
-                at_at(&e, &mut tmp, &mut vals);
-                for (l, &(img, ty, tx)) in tiles.iter().enumerate().take(lanes) {
-                    let plane = &mut y[(img * kc + kk) * p..][..p];
-                    let (oy, ox) = (4 * ty, 4 * tx);
-                    let cols = (g.ow - ox).min(4);
-                    for (r, row) in vals.iter().enumerate().take((g.oh - oy).min(4)) {
-                        let line = &mut plane[(oy + r) * g.ow + ox..][..cols];
-                        for (c, o) in line.iter_mut().enumerate() {
-                            *o = act.apply(row[c][l] + bv);
-                        }
-                    }
-                }
             }
         }
     }
