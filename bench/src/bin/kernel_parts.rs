@@ -1,6 +1,7 @@
 //! Times each kernel choice of one convolution shape on its own, outside burn: the forward
 //! pass, the input gradient and the weight gradient, for `Kernel::Auto` (what regen runs),
-//! `Kernel::Gemm` (matrix products over unfolded images) and `Kernel::Direct` (the direct
+//! `Kernel::Gemm` (matrix products over unfolded images), `Kernel::Winograd` (Winograd
+//! wherever it fits) and `Kernel::Direct` (the direct
 //! kernels wherever the channels allow). Medians of REPS; prints one line per shape. The
 //! kernel rules in `crates/regen/src/engine/kernels.rs` quote its figures. `KB_ONLY=auto`
 //! times only `Kernel::Auto` (for a profiler).
@@ -37,7 +38,7 @@ fn main() {
         let dy: Vec<f32> = (0..n * k * g.p()).map(|i| (i % 3) as f32 * 0.1).collect();
         let kernels: Vec<Kernel> = match std::env::var("KB_ONLY").as_deref() {
             Ok("auto") => vec![Kernel::Auto],
-            _ => vec![Kernel::Auto, Kernel::Gemm, Kernel::Direct],
+            _ => vec![Kernel::Auto, Kernel::Gemm, Kernel::Direct, Kernel::Winograd],
         };
         // [kernel][pass] -> times; the kernels take turns within each repetition, so a
         // change in the machine's speed during the run falls on all of them alike.

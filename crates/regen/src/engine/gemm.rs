@@ -465,13 +465,76 @@ pub fn gemm_nn16(
         n,
         k,
     };
+    nn16(isa, dst, dst_rs, &f, [lda, 1], accumulate);
+}
+
+/// `dst[i * dst_rs + j] += sum_l a[l * lda + i] * b[l * ldb + j]` for `i < m`, `j < n`,
+/// `l < k`, where `n` is a multiple of 16: [`gemm_nn16`] with the left factor stored
+/// transposed, for Winograd's weight gradient (summed: tiles; rows: output channels;
+/// columns: input channels). `isa` must be one of [`Isa::available`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn16_acc(
+    isa: Isa,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    [m, n, k]: [usize; 3],
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(
+        n.is_multiple_of(16),
+        "gemm_tn16: columns not a multiple of 16"
+    );
+    assert!(
+        m <= lda && n <= ldb && n <= dst_rs,
+        "gemm_tn16: leading dimensions"
+    );
+    assert!(
+        (k - 1) * lda + m <= a.len(),
+        "gemm_tn16: left factor out of bounds"
+    );
+    assert!(
+        (k - 1) * ldb + n <= b.len(),
+        "gemm_tn16: right factor out of bounds"
+    );
+    assert!(
+        (m - 1) * dst_rs + n <= dst.len(),
+        "gemm_tn16: destination out of bounds"
+    );
+    let f = Factors {
+        a,
+        lda,
+        b,
+        ldb,
+        m,
+        n,
+        k,
+    };
+    nn16(isa, dst, dst_rs, &f, [1, lda], true);
+}
+
+/// The product of [`gemm_nn16`] and [`gemm_tn16_acc`], whose callers checked that every
+/// `a[i * a_st[0] + l * a_st[1]]` (`i < m`, `l < k`) lies in `a` and the rest as there.
+fn nn16(
+    isa: Isa,
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    a_st: [usize; 2],
+    accumulate: bool,
+) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"));
             // SAFETY: the CPU was just checked to have AVX-512F and FMA, the features the
-            // function is compiled for; the asserts above bound every access it makes.
-            unsafe { nn16_avx512(dst, dst_rs, &f, accumulate) }
+            // function is compiled for; the callers' asserts bound every access it makes.
+            unsafe { nn16_avx512(dst, dst_rs, f, a_st, accumulate) }
         }
         _ => simd(
             isa,
@@ -479,6 +542,7 @@ pub fn gemm_nn16(
                 dst,
                 dst_rs,
                 f,
+                a_st,
                 accumulate,
             },
         ),
@@ -490,7 +554,8 @@ pub fn gemm_nn16(
 struct Nn16<'a, 'b> {
     dst: &'b mut [f32],
     dst_rs: usize,
-    f: Factors<'a>,
+    f: &'b Factors<'a>,
+    a_st: [usize; 2],
     accumulate: bool,
 }
 
@@ -499,14 +564,15 @@ impl Simd for Nn16<'_, '_> {
 
     #[inline(always)]
     fn run(self) {
-        let f = &self.f;
+        let f = self.f;
+        let [ai, al] = self.a_st;
         for i in 0..f.m {
             let d = &mut self.dst[i * self.dst_rs..][..f.n];
             if !self.accumulate {
                 d.fill(0.0);
             }
             for l in 0..f.k {
-                let av = f.a[i * f.lda + l];
+                let av = f.a[i * ai + l * al];
                 for (d, b) in d.iter_mut().zip(&f.b[l * f.ldb..][..f.n]) {
                     *d += av * b;
                 }
@@ -517,14 +583,20 @@ impl Simd for Nn16<'_, '_> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-fn nn16_avx512(dst: &mut [f32], dst_rs: usize, f: &Factors<'_>, accumulate: bool) {
+fn nn16_avx512(
+    dst: &mut [f32],
+    dst_rs: usize,
+    f: &Factors<'_>,
+    a_st: [usize; 2],
+    accumulate: bool,
+) {
     let mut j0 = 0;
     while j0 + 32 <= f.n {
-        nn16_avx512_cols::<2>(dst, dst_rs, f, j0, accumulate);
+        nn16_avx512_cols::<2>(dst, dst_rs, f, a_st, j0, accumulate);
         j0 += 32;
     }
     if j0 < f.n {
-        nn16_avx512_cols::<1>(dst, dst_rs, f, j0, accumulate);
+        nn16_avx512_cols::<1>(dst, dst_rs, f, a_st, j0, accumulate);
     }
 }
 
@@ -536,16 +608,17 @@ fn nn16_avx512_cols<const V: usize>(
     dst: &mut [f32],
     dst_rs: usize,
     f: &Factors<'_>,
+    a_st: [usize; 2],
     j0: usize,
     accumulate: bool,
 ) {
     let mut i0 = 0;
     while i0 + 6 <= f.m {
-        nn16_avx512_tile::<6, V>(dst, dst_rs, f, i0, j0, accumulate);
+        nn16_avx512_tile::<6, V>(dst, dst_rs, f, a_st, i0, j0, accumulate);
         i0 += 6;
     }
     while i0 < f.m {
-        nn16_avx512_tile::<1, V>(dst, dst_rs, f, i0, j0, accumulate);
+        nn16_avx512_tile::<1, V>(dst, dst_rs, f, a_st, i0, j0, accumulate);
         i0 += 1;
     }
 }
@@ -559,6 +632,7 @@ fn nn16_avx512_tile<const R: usize, const V: usize>(
     dst: &mut [f32],
     dst_rs: usize,
     f: &Factors<'_>,
+    [ai, al]: [usize; 2],
     i0: usize,
     j0: usize,
     accumulate: bool,
@@ -575,8 +649,8 @@ fn nn16_avx512_tile<const R: usize, const V: usize>(
             *b = unsafe { _mm512_loadu_ps(bp.add(l * f.ldb + j0 + 16 * v)) };
         }
         for (r, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: i0 + r < m and l < k, so the index is within (m - 1) * lda + k.
-            let av = _mm512_set1_ps(unsafe { *ap.add((i0 + r) * f.lda + l) });
+            // SAFETY: i0 + r < m and l < k: an element of `a` by the callers' checks.
+            let av = _mm512_set1_ps(unsafe { *ap.add((i0 + r) * ai + l * al) });
             for v in 0..V {
                 acc[v] = _mm512_fmadd_ps(av, bv[v], acc[v]);
             }
@@ -1513,6 +1587,36 @@ mod tests {
                             );
                         }
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_products_in_register_columns_match_gemm() {
+        let mut rng = crate::rng::Rng::new(6);
+        for &(m, n, k) in &[(1, 16, 1), (6, 32, 5), (13, 48, 37), (20, 96, 64)] {
+            let (lda, ldb, ldd) = (m + 3, n + 16, n + 5);
+            let a: Vec<f32> = (0..k * lda).map(|_| rng.normal() as f32).collect();
+            let b: Vec<f32> = (0..k * ldb).map(|_| rng.normal() as f32).collect();
+            let mut want = vec![1.0; m * ldd];
+            let at = Mat {
+                data: &a,
+                rows: m,
+                cols: k,
+                rs: 1,
+                cs: lda,
+            };
+            gemm(&mut want, ldd, at, Mat::rows(&b, k, n, ldb), true, 1);
+            for isa in Isa::available() {
+                let mut got = vec![1.0; m * ldd];
+                gemm_tn16_acc(isa, &mut got, ldd, &a, lda, &b, ldb, [m, n, k]);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let w = if i % ldd < n { *w } else { 1.0 };
+                    assert!(
+                        (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                        "{isa:?} {m}x{n}x{k}"
+                    );
                 }
             }
         }

@@ -133,6 +133,8 @@ pub enum Kernel {
     Gemm,
     /// The direct kernels wherever they run, Winograd's shapes too (for measuring).
     Direct,
+    /// Winograd wherever it runs, where the direct kernels would win too (for measuring).
+    Winograd,
 }
 
 /// The kernel choice for this process: `REGEN_CONV=gemm` turns Winograd and the direct
@@ -143,6 +145,7 @@ pub fn kernel_choice() -> Kernel {
     *CHOICE.get_or_init(|| match std::env::var("REGEN_CONV").as_deref() {
         Ok("gemm") => Kernel::Gemm,
         Ok("direct") => Kernel::Direct,
+        Ok("winograd") => Kernel::Winograd,
         _ => Kernel::Auto,
     })
 }
@@ -150,14 +153,19 @@ pub fn kernel_choice() -> Kernel {
 /// Winograd pays where there are channels to multiply: with 1-3 input or output channels
 /// (an image in, an image out) the transforms cost more than the products they save
 /// (measured: the 1 -> 32 head of the denoiser runs 3.0 ms by Winograd, 0.8 ms by matrix
-/// products).
+/// products). Nor on small maps with many channels, where each band of tiles reads the
+/// whole transformed weight, 36 x c x k floats, for a few tiles (16 x 256 x 8x8 -> 256,
+/// forward / input gradient / weight gradient: 7.8-10.8 / 6.6-7.0 / 12.6 ms against 6.1 /
+/// 5.5 by matrix products and 5.9 by the direct kernel).
 fn winograd_fits(g: &Geom, kernel: Kernel) -> bool {
-    kernel == Kernel::Auto
+    let tiles_per_image = g.oh.div_ceil(4) * g.ow.div_ceil(4);
+    matches!(kernel, Kernel::Auto | Kernel::Winograd)
         && (g.kh, g.kw, g.sh, g.sw) == (3, 3, 1, 1)
         && g.ph <= 2
         && g.pw <= 2
         && g.c >= 4
         && g.k >= 4
+        && (tiles_per_image >= 16 || g.c * g.k < 128 * 128)
 }
 
 /// Whether the direct kernels ([`direct`]) run this shape: kernels at least twice the
@@ -178,7 +186,11 @@ fn direct_fits(g: &Geom, kernel: Kernel) -> bool {
     match kernel {
         Kernel::Gemm => false,
         Kernel::Direct => direct::fits(isa, g),
-        Kernel::Auto => direct::fits(isa, g) && g.kh >= 2 * g.sh && g.kw >= 2 * g.sw,
+        // Stride 1 is Winograd's, or matrix products' where Winograd does not pay (16 x 256
+        // x 8x8 -> 256, input gradient: 5.5 ms against 8.5 direct).
+        Kernel::Auto | Kernel::Winograd => {
+            direct::fits(isa, g) && g.sh * g.sw > 1 && g.kh >= 2 * g.sh && g.kw >= 2 * g.sw
+        }
     }
 }
 
@@ -193,43 +205,11 @@ fn direct_fits(g: &Geom, kernel: Kernel) -> bool {
 /// 1.42, 2.99 against 2.95, 4.54 against 3.45, so it stays with [`direct_fits`].)
 fn direct_gather_fits(g: &Geom, kernel: Kernel) -> bool {
     direct_fits(g, kernel)
-        || (kernel == Kernel::Auto
+        || (matches!(kernel, Kernel::Auto | Kernel::Winograd)
             && direct::fits(Isa::current(), g)
             && g.kh > g.sh
             && g.kw > g.sw
             && g.p() < 1024)
-}
-
-/// A pass of a convolution, for choosing its kernel.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    Forward,
-    InputGrad,
-    WeightGrad,
-}
-
-/// Where the direct kernels beat Winograd on a 3x3 stride-1 layer of a training batch: the
-/// weight gradient always (Winograd's transforms of the input and the output gradient cost
-/// more than the products they save), the forward pass up to 64 input channels, the input
-/// gradient with 32 channels on each side. Measured with `regen-kernel-bench`, 2 threads,
-/// batch 16, Winograd against direct, forward / input gradient / weight gradient ms, same
-/// run: 32 x 64x64 -> 32: 8.3 / 8.3 / 5.0 (matrix products) against 5.6 / 6.7 / 5.1; 64 x
-/// 64x64 -> 32: 11.6 / 11.7 / 21.3 against 10.8 / 13.4 / 9.2; 64 x 40x40 -> 64 (DnCNN):
-/// 8.0 / 7.8 / 14.0 against 7.3 / 8.1 / 6.8; 128 x 32x32 -> 64: 8.4 / 7.9 / 14.3 against
-/// 9.1 / 10.5 / 8.9; 256 x 16x16 -> 128: 7.8 / 7.3 / 12.5 against 10.6 / 9.9 / 9.1. The
-/// direct kernels split the work by images, so a batch smaller than two per thread (a
-/// restore of one large image) keeps Winograd, which also splits the channels (one 512x512
-/// image, 64 -> 64: forward 99 ms against 216, weight gradient 147 against 204).
-fn direct_over_winograd(g: &Geom, kernel: Kernel, pass: Pass) -> bool {
-    kernel == Kernel::Auto
-        && (g.kh, g.kw, g.sh, g.sw) == (3, 3, 1, 1)
-        && direct::fits(Isa::current(), g)
-        && g.n >= 2 * rayon::current_num_threads()
-        && match pass {
-            Pass::Forward => g.c <= 64,
-            Pass::InputGrad => g.c.max(g.k) <= 32,
-            Pass::WeightGrad => true,
-        }
 }
 
 /// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
@@ -245,10 +225,9 @@ pub fn conv_forward(
     assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
     assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
     let mut out = vec![0.0; g.n * g.k * g.p()];
-    let direct = direct_over_winograd(g, kernel, Pass::Forward);
-    if winograd_fits(g, kernel) && !direct {
+    if winograd_fits(g, kernel) {
         winograd::forward(Isa::current(), g, x, w, bias, act, &mut out);
-    } else if direct || direct_gather_fits(g, kernel) {
+    } else if direct_gather_fits(g, kernel) && (kernel == Kernel::Direct || g.sh * g.sw > 1) {
         direct::forward(Isa::current(), g, x, w, bias, act, &mut out);
     } else {
         im2col::forward(g, x, w, bias, act, &mut out);
@@ -262,8 +241,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
     assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
     // A 3x3 stride-1 convolution's input gradient is itself a 3x3 stride-1 convolution of the
     // output gradient, with the kernel flipped, its channel axes swapped and padding 2 - p.
-    let direct = direct_over_winograd(g, kernel, Pass::InputGrad);
-    if winograd_fits(g, kernel) && !direct {
+    if winograd_fits(g, kernel) {
         let mut flipped = vec![0.0; w.len()];
         for k in 0..g.k {
             for c in 0..g.c {
@@ -286,7 +264,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         return dx;
     }
     let mut dx = vec![0.0; g.n * g.c * g.hw()];
-    if direct || direct_fits(g, kernel) {
+    if direct_fits(g, kernel) {
         direct::backward_data(Isa::current(), g, dy, w, None, Act::None, &mut dx);
     } else {
         im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
@@ -298,21 +276,10 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
 pub fn conv_backward_weight(g: &Geom, x: &[f32], dy: &[f32], kernel: Kernel) -> Vec<f32> {
     assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
     assert_eq!(dy.len(), g.n * g.k * g.p(), "conv output gradient size");
-    // Winograd's weight gradient sums its products along the tiles; with few tiles per
-    // thread (8x8 maps: 32) the sums are too short to pay for the transforms (measured:
-    // 16 x 256 x 8 x 8, 28 ms against 19 ms by matrix products), and with 32 channels on
-    // both sides its 36 products are too small (16 x 32 x 64x64 -> 32: 11.3-11.6 ms against
-    // 9.7-10.6; with 64 in, 12.5-13.8 against 16.7-17.3).
-    let tiles = g.n * g.oh.div_ceil(4) * g.ow.div_ceil(4);
-    let direct = direct_over_winograd(g, kernel, Pass::WeightGrad);
-    if winograd_fits(g, kernel)
-        && !direct
-        && tiles >= 128 * rayon::current_num_threads()
-        && g.c.max(g.k) >= 64
-    {
+    if winograd_fits(g, kernel) {
         return winograd::backward_weight(Isa::current(), g, x, dy);
     }
-    if direct || direct_gather_fits(g, kernel) {
+    if direct_gather_fits(g, kernel) {
         return direct::backward_weight(Isa::current(), g, x, dy);
     }
     im2col::backward_weight(g, x, dy)
@@ -556,14 +523,14 @@ mod tests {
             let dy = random(g.n * g.k * g.p(), &mut rng);
             let want = reference::forward(&g, &x, &w, Some(&bias));
             let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
-            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct] {
+            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct, Kernel::Winograd] {
                 let got = conv_forward(&g, &x, &w, Some(&bias), Act::None, kernel);
                 // Winograd F(4x4, 3x3) in f32 loses a few more bits than a plain sum.
                 assert!(rel_err(&got, &want) < 2e-5, "{g:?} {kernel:?} forward");
                 let dx = conv_backward_data(&g, &dy, &w, kernel);
                 assert!(rel_err(&dx, &want_dx) < 2e-5, "{g:?} {kernel:?} input grad");
             }
-            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct] {
+            for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct, Kernel::Winograd] {
                 let dw = conv_backward_weight(&g, &x, &dy, kernel);
                 // Winograd's weight gradient sums many transformed tiles: a little more error.
                 assert!(

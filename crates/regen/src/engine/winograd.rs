@@ -24,7 +24,7 @@ use std::ops::{Add, Mul, Sub};
 
 use rayon::prelude::*;
 
-use super::gemm::{Isa, Simd, gemm_nn16, gemm_nt_acc, simd, transpose, transpose_into};
+use super::gemm::{Isa, Simd, gemm_nn16, gemm_tn16_acc, simd, transpose, transpose_into};
 use super::kernels::{Act, Geom};
 
 /// What the transforms compute with: one `f32`, or [`F16`], 16 channels at once.
@@ -218,6 +218,26 @@ impl Tiling<'_> {
     }
 }
 
+impl Tiling<'_> {
+    /// The band's output gradient `[nb, 4 nty, 4 tw, kp]`, channel-last, zeros past the
+    /// output's edge.
+    fn copy_grad_in(&self, isa: Isa, dy: &[f32], kp: usize, b: &Band, dyin: &mut Vec<f32>) {
+        let g = self.g;
+        let (rows, ow4) = (4 * b.nty, 4 * self.tw);
+        let img = rows * ow4 * kp;
+        dyin.clear();
+        dyin.resize(b.nb * img, 0.0);
+        let (lo, hi) = (4 * b.ty0, (4 * b.ty0 + rows).min(g.oh));
+        let (p, ow) = (g.p(), g.ow);
+        for (bi, dst) in dyin.chunks_mut(img).enumerate() {
+            let src = &dy[(b.b0 + bi) * g.k * p + lo * ow..];
+            transpose_into(isa, src, p, g.k, (hi - lo) * ow, dst, |j| {
+                ((j / ow) * ow4 + j % ow) * kp
+            });
+        }
+    }
+}
+
 /// `v[i][t][c] = (B^T d B)[i]` of every tile `t` of the band, 16 channels at a time.
 struct InputTransformCl<'a, 'b> {
     tl: &'b Tiling<'a>,
@@ -312,6 +332,23 @@ impl Simd for OutputTransformCl<'_, '_> {
     }
 }
 
+/// Images per band and tile rows per band. Tiles per band: the band's transformed input
+/// and products, 36 (cp + kp) floats a tile, near 1 MB (a core's L2 cache), and at least
+/// 64, so that each of the 36 weight matrices read per band serves that many rows. Small
+/// images go several to a band, as long as every thread still gets one.
+fn plan(g: &Geom, th: usize, tw: usize, cp: usize, kp: usize) -> (usize, usize) {
+    let threads = rayon::current_num_threads();
+    let want = (256 * 1024 / (36 * (cp + kp))).clamp(64, 512);
+    let tpi = th * tw;
+    let gs = if tpi >= want || g.n < 2 * threads {
+        1
+    } else {
+        (want / tpi).clamp(1, (g.n / threads).max(1))
+    };
+    let nty = if gs > 1 { th } else { (want / tw).clamp(1, th) };
+    (gs, nty)
+}
+
 /// `out` `[n, k, oh, ow]` = conv3x3(x, w) + bias, then `act`; stride 1, padding `g.ph`,
 /// `g.pw` (each at most 2). The input goes channel-last a band of tile rows at a time, so
 /// the transforms read and write whole 16-channel vectors, and each of the 36 products
@@ -336,19 +373,8 @@ pub fn forward(
     }
     let threads = rayon::current_num_threads();
     let p = g.p();
-    // Tiles per band: the band's transformed input and products, 36 (cp + kp) floats a tile,
-    // near 1 MB (a core's L2 cache), and at least 64, so that each of the 36 weight
-    // matrices read per band serves that many rows.
-    let want = (256 * 1024 / (36 * (cp + kp))).clamp(64, 512);
-    let tpi = th * tw;
     let few = g.n < 2 * threads;
-    // Small images go several to a band, as long as every thread still gets one.
-    let gs = if tpi >= want || few {
-        1
-    } else {
-        (want / tpi).clamp(1, (g.n / threads).max(1))
-    };
-    let nty = if gs > 1 { th } else { (want / tw).clamp(1, th) };
+    let (gs, nty) = plan(g, th, tw, cp, kp);
     let ow4 = 4 * tw;
     // One band: into `yb` `[nb, 4 nty, 4 tw, kp]`, channel-last, bias and `act` applied.
     let band_out =
@@ -464,134 +490,6 @@ pub fn forward(
     }
 }
 
-/// Lanes of the transforms: 16 tiles of one tile row at a time.
-const L: usize = 16;
-
-/// One block of tiles, numbered `t = image * tpi + tile_row * tw + tile_column` within the
-/// work item, from `t0`, `nb` of them; columns `j = t - t0` of the block's buffers, whose
-/// rows are `tb` long.
-struct Block<'a> {
-    g: &'a Geom,
-    tw: usize,
-    tpi: usize,
-    t0: usize,
-    nb: usize,
-    tb: usize,
-}
-
-impl Block<'_> {
-    /// Image, tile row and tile column of each of up to 16 tiles from column `j` on, and
-    /// how many there are.
-    #[inline(always)]
-    fn lanes(&self, j: usize) -> ([(usize, usize, usize); L], usize) {
-        let mut out = [(0, 0, 0); L];
-        let n = (self.nb - j).min(L);
-        for (l, o) in out.iter_mut().enumerate().take(n) {
-            let t = self.t0 + j + l;
-            let r = t % self.tpi;
-            *o = (t / self.tpi, r / self.tw, r % self.tw);
-        }
-        (out, n)
-    }
-}
-
-/// `v[i][c][j] = (B^T d B)[i]` for the 6x6 input block `d` of every tile `j` and channel `c`,
-/// 16 tiles at a time, whatever rows and images they come from.
-struct InputTransform<'a, 'b> {
-    b: &'b Block<'a>,
-    x: &'b [f32],
-    b0: usize,
-    v: &'b mut [f32],
-}
-
-impl Simd for InputTransform<'_, '_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run(self) {
-        let InputTransform { b, x, b0, v } = self;
-        let g = b.g;
-        let (h, w) = (g.h as isize, g.w as isize);
-        let mut d = [[[0.0f32; L]; 6]; 6];
-        let mut tmp = [[[0.0f32; L]; 6]; 6];
-        for j in (0..b.nb).step_by(L) {
-            let (tiles, lanes) = b.lanes(j);
-            for c in 0..g.c {
-                for (l, &(img, ty, tx)) in tiles.iter().enumerate().take(lanes) {
-                    let plane = &x[((b0 + img) * g.c + c) * g.hw()..][..g.hw()];
-                    let (y0, x0) = (
-                        (4 * ty) as isize - g.ph as isize,
-                        (4 * tx) as isize - g.pw as isize,
-                    );
-                    if y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w {
-                        let base = y0 as usize * g.w + x0 as usize;
-                        for (r, dr) in d.iter_mut().enumerate() {
-                            let row = &plane[base + r * g.w..][..6];
-                            for s in 0..6 {
-                                dr[s][l] = row[s];
-                            }
-                        }
-                    } else {
-                        for (r, dr) in d.iter_mut().enumerate() {
-                            let yy = y0 + r as isize;
-                            for (s, ds) in dr.iter_mut().enumerate() {
-                                let xx = x0 + s as isize;
-                                ds[l] = if yy >= 0 && yy < h && xx >= 0 && xx < w {
-                                    plane[yy as usize * g.w + xx as usize]
-                                } else {
-                                    0.0
-                                };
-                            }
-                        }
-                    }
-                }
-                bt_bt(&mut d, &mut tmp);
-                for (i, lane) in d.iter().flatten().enumerate() {
-                    store_lanes(&mut v[(i * g.c + c) * b.tb + j..], lane, lanes);
-                }
-            }
-        }
-    }
-}
-
-/// Writes the first `lanes` values of `lane` to the start of `dst`: one whole-register copy
-/// when the lanes are full (a copy of variable length is a call to memmove).
-#[inline(always)]
-fn store_lanes(dst: &mut [f32], lane: &[f32; L], lanes: usize) {
-    if lanes == L {
-        let dst: &mut [f32; L] = (&mut dst[..L]).try_into().expect("L");
-        *dst = *lane;
-    } else {
-        for (o, val) in dst[..lanes].iter_mut().zip(lane) {
-            *o = *val;
-        }
-    }
-}
-
-/// `d = B^T d B` for 16 tiles at once, lane by lane (`tmp` is scratch).
-#[inline(always)]
-fn bt_bt(d: &mut [[[f32; L]; 6]; 6], tmp: &mut [[[f32; L]; 6]; 6]) {
-    for l in 0..L {
-        for s in 0..6 {
-            let col = bt([
-                d[0][s][l], d[1][s][l], d[2][s][l], d[3][s][l], d[4][s][l], d[5][s][l],
-            ]);
-            for r in 0..6 {
-                tmp[r][s][l] = col[r];
-            }
-        }
-    }
-    for l in 0..L {
-        for r in 0..6 {
-            let t = &tmp[r];
-            let row = bt([t[0][l], t[1][l], t[2][l], t[3][l], t[4][l], t[5][l]]);
-            for s in 0..6 {
-                d[r][s][l] = row[s];
-            }
-        }
-    }
-}
-
 /// `G^T u`: the adjoint of the weight transform, 6 values back to 3.
 #[inline(always)]
 fn g_adj(u: [f32; 6]) -> [f32; 3] {
@@ -604,77 +502,81 @@ fn g_adj(u: [f32; 6]) -> [f32; 3] {
 
 /// `A y`: the adjoint of the output transform, 4 values out to 6.
 #[inline(always)]
-fn a_adj(y: [f32; 4]) -> [f32; 6] {
+fn a_adj<T: Val>(y: [T; 4]) -> [T; 6] {
     [
         y[0],
         y[0] + y[1] + y[2] + y[3],
         y[0] - y[1] + y[2] - y[3],
-        y[0] + 2.0 * y[1] + 4.0 * y[2] + 8.0 * y[3],
-        y[0] - 2.0 * y[1] + 4.0 * y[2] - 8.0 * y[3],
+        y[0] + y[1] * 2.0 + y[2] * 4.0 + y[3] * 8.0,
+        y[0] - y[1] * 2.0 + y[2] * 4.0 - y[3] * 8.0,
         y[3],
     ]
 }
 
 /// Weight gradient `[k, c, 3, 3]` of a 3x3 stride-1 convolution by the same algorithm run
 /// backwards: `dU = sum over tiles of (A dY A^T) . (B^T d B)`, 36 products `[k, tiles] x
-/// [tiles, c]` summed along the tiles, then `dg = G^T dU G`. One accumulator per thread.
+/// [tiles, c]` summed along the tiles ([`gemm_tn16_acc`]), then `dg = G^T dU G`. The bands
+/// of tile rows are shared out among the threads, each with its own sum.
 pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     debug_assert!(g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph <= 2 && g.pw <= 2);
     let (th, tw) = (g.oh.div_ceil(4), g.ow.div_ceil(4));
-    let tpi = th * tw;
-    let (kk, cc) = (g.k, g.c);
-    let tb = (2048 * 1024 / (36 * (cc + kk))).clamp(64, 1024) / 32 * 32;
-    let parts = rayon::current_num_threads().min(g.n).max(1);
-    let per = g.n.div_ceil(parts);
-    let du = (0..parts)
-        .into_par_iter()
-        .map(|part| {
-            let mut acc = vec![0.0f32; 36 * kk * cc];
-            let mut v = vec![0.0f32; 36 * cc * tb];
-            let mut gd = vec![0.0f32; 36 * kk * tb];
-            // Blocks run across the part's images, so that small images still give long
-            // sums to each product.
-            let b0 = (part * per).min(g.n);
-            let nimg = ((part + 1) * per).min(g.n) - b0;
-            let tiles = nimg * tpi;
-            for t0 in (0..tiles).step_by(tb) {
-                let nb = tb.min(tiles - t0);
-                let block = Block {
-                    g,
-                    tw,
-                    tpi,
-                    t0,
-                    nb,
-                    tb,
-                };
+    let (cp, kp) = (g.c.next_multiple_of(CB), g.k.next_multiple_of(CB));
+    let tl = Tiling { g, tw, cp };
+    let (gs, nty) = plan(g, th, tw, cp, kp);
+    let bands: Vec<Band> = (0..g.n)
+        .step_by(gs)
+        .flat_map(|b0| {
+            (0..th).step_by(nty).map(move |ty0| Band {
+                b0,
+                nb: gs.min(g.n - b0),
+                ty0,
+                nty: nty.min(th - ty0),
+            })
+        })
+        .collect();
+    let parts = rayon::current_num_threads().clamp(1, bands.len().max(1));
+    let per = bands.len().div_ceil(parts);
+    let du = bands
+        .par_chunks(per.max(1))
+        .map(|bands| {
+            let mut acc = vec![0.0f32; 36 * kp * cp];
+            let (mut xin, mut dyin, mut v, mut gd) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for &band in bands {
+                let nt = tl.tiles(&band);
+                tl.copy_in(isa, x, &band, &mut xin);
+                tl.copy_grad_in(isa, dy, kp, &band, &mut dyin);
+                v.resize(36 * nt * cp, 0.0);
+                gd.resize(36 * nt * kp, 0.0);
                 simd(
                     isa,
-                    InputTransform {
-                        b: &block,
-                        x,
-                        b0,
-                        v: &mut v[..],
+                    InputTransformCl {
+                        tl: &tl,
+                        band,
+                        xin: &xin,
+                        v: &mut v,
                     },
                 );
                 simd(
                     isa,
-                    GradTransform {
-                        b: &block,
-                        dy,
-                        b0,
-                        gd: &mut gd[..],
+                    GradTransformCl {
+                        tw,
+                        band,
+                        kp,
+                        dyin: &dyin,
+                        gd: &mut gd,
                     },
                 );
                 for i in 0..36 {
-                    gemm_nt_acc(
+                    gemm_tn16_acc(
                         isa,
-                        &mut acc[i * kk * cc..(i + 1) * kk * cc],
-                        cc,
-                        &gd[i * kk * tb..(i + 1) * kk * tb],
-                        tb,
-                        &v[i * cc * tb..(i + 1) * cc * tb],
-                        tb,
-                        [kk, cc, nb],
+                        &mut acc[i * kp * cp..][..kp * cp],
+                        cp,
+                        &gd[i * nt * kp..][..nt * kp],
+                        kp,
+                        &v[i * nt * cp..][..nt * cp],
+                        cp,
+                        [kp, cp, nt],
                     );
                 }
             }
@@ -686,12 +588,13 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
             }
             a
         })
-        .unwrap_or_else(|| vec![0.0; 36 * kk * cc]);
-    let mut dw = vec![0.0; kk * cc * 9];
+        .unwrap_or_else(|| vec![0.0; 36 * kp * cp]);
+    let mut dw = vec![0.0; g.k * g.c * 9];
     for (kc, out) in dw.chunks_exact_mut(9).enumerate() {
+        let (kk, cc) = (kc / g.c, kc % g.c);
         let mut u = [[0.0f32; 6]; 6];
         for (i, e) in u.iter_mut().flatten().enumerate() {
-            *e = du[i * kk * cc + kc];
+            *e = du[(i * kp + kk) * cp + cc];
         }
         let mut tmp = [[0.0f32; 6]; 3]; // G^T u: 3x6
         for s in 0..6 {
@@ -708,62 +611,48 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// `gd[i][k][j] = (A dY A^T)[i]` for the 4x4 output-gradient block of every tile `j` and
-/// output channel `k` (zeros past the output's edge).
-struct GradTransform<'a, 'b> {
-    b: &'b Block<'a>,
-    dy: &'b [f32],
-    b0: usize,
+/// `gd[i][t][k] = (A dY A^T)[i]` for the 4x4 output-gradient block of every tile `t` of the
+/// band, 16 output channels at a time, from the band's channel-last gradient
+/// `[nb, 4 nty, 4 tw, kp]`.
+struct GradTransformCl<'b> {
+    tw: usize,
+    band: Band,
+    kp: usize,
+    dyin: &'b [f32],
     gd: &'b mut [f32],
 }
 
-impl Simd for GradTransform<'_, '_> {
+impl Simd for GradTransformCl<'_> {
     type Output = ();
 
     #[inline(always)]
     fn run(self) {
-        let GradTransform { b, dy, b0, gd } = self;
-        let g = b.g;
-        let p = g.p();
-        let mut e = [[[0.0f32; L]; 4]; 4];
-        let mut tmp = [[[0.0f32; L]; 4]; 6];
-        let mut out = [[[0.0f32; L]; 6]; 6];
-        for j in (0..b.nb).step_by(L) {
-            let (tiles, lanes) = b.lanes(j);
-            for k in 0..g.k {
-                for (l, &(img, ty, tx)) in tiles.iter().enumerate().take(lanes) {
-                    let plane = &dy[((b0 + img) * g.k + k) * p..][..p];
-                    let (oy, ox) = (4 * ty, 4 * tx);
-                    let (rows, cols) = ((g.oh - oy).min(4), (g.ow - ox).min(4));
-                    for (a, ea) in e.iter_mut().enumerate() {
-                        for (c, ec) in ea.iter_mut().enumerate() {
-                            ec[l] = if a < rows && c < cols {
-                                plane[(oy + a) * g.ow + ox + c]
-                            } else {
-                                0.0
-                            };
-                        }
-                    }
-                }
-                for l in 0..L {
-                    for c in 0..4 {
-                        let col = a_adj([e[0][c][l], e[1][c][l], e[2][c][l], e[3][c][l]]);
-                        for r in 0..6 {
-                            tmp[r][c][l] = col[r];
-                        }
-                    }
-                }
-                for l in 0..L {
+        let GradTransformCl {
+            tw,
+            band,
+            kp,
+            dyin,
+            gd,
+        } = self;
+        let nt = band.nb * band.nty * tw;
+        let ow = 4 * tw;
+        let mut tmp = [[F16([0.0; CB]); 4]; 6];
+        for t in 0..nt {
+            let (bi, ty, tx) = (t / (band.nty * tw), (t / tw) % band.nty, t % tw);
+            let base = ((bi * 4 * band.nty + 4 * ty) * ow + 4 * tx) * kp;
+            for k0 in (0..kp).step_by(CB) {
+                for c in 0..4 {
+                    let col = a_adj(std::array::from_fn(|a| {
+                        F16::load(&dyin[base + (a * ow + c) * kp + k0..])
+                    }));
                     for r in 0..6 {
-                        let t = &tmp[r];
-                        let row = a_adj([t[0][l], t[1][l], t[2][l], t[3][l]]);
-                        for s in 0..6 {
-                            out[r][s][l] = row[s];
-                        }
+                        tmp[r][c] = col[r];
                     }
                 }
-                for (i, lane) in out.iter().flatten().enumerate() {
-                    store_lanes(&mut gd[(i * g.k + k) * b.tb + j..], lane, lanes);
+                for (r, row) in tmp.iter().enumerate() {
+                    for (s, o) in a_adj(*row).into_iter().enumerate() {
+                        o.store(&mut gd[((r * 6 + s) * nt + t) * kp + k0..]);
+                    }
                 }
             }
         }
