@@ -84,6 +84,10 @@ fn main() {
             "train_peak_mb": peak_mb,
         })
     );
+    // REGEN_PROFILE=1: each convolution pass's time per shape, on stderr (stdout is the JSON).
+    if let Some(report) = regen::engine::backend::profile_report() {
+        eprintln!("{report}");
+    }
 }
 
 /// A memory figure of this process from /proc/self/status, in MiB (VmRSS now, VmHWM the peak).

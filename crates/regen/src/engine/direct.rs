@@ -62,7 +62,7 @@ fn channel_last(
     // pixels, whole cache lines, and the band's destination stays in cache while every
     // channel block is written into it.
     let band = 256usize.div_ceil(w).clamp(1, h.max(1));
-    for (bi, rows) in body.chunks_mut(band * wp * c).enumerate() {
+    let copy = |(bi, rows): (usize, &mut [f32])| {
         for row in rows.chunks_mut(wp * c) {
             row[..left * c].fill(0.0);
             row[(left + w) * c..].fill(0.0);
@@ -73,6 +73,12 @@ fn channel_last(
         transpose_into(isa, &x[bi * band * w..], h * w, c, nr * w, rows, |j| {
             ((j / w) * wp + left + j % w) * c
         });
+    };
+    // A large image (one being restored) is copied by all the threads.
+    if body.len() >= 1 << 20 {
+        body.par_chunks_mut(band * wp * c).enumerate().for_each(copy);
+    } else {
+        body.chunks_mut(band * wp * c).enumerate().for_each(copy);
     }
 }
 
@@ -88,12 +94,18 @@ fn to_planes(
 ) {
     assert_eq!(src.len(), p * k);
     assert_eq!(dst.len(), p * k);
-    for (kb, planes) in dst.chunks_mut(16 * p).enumerate() {
+    let block = |(kb, planes): (usize, &mut [f32])| {
         let k0 = kb * 16;
         let kn = planes.len() / p;
         transpose(isa, &src[k0..], k, p, kn, planes, p);
         // Plane j is channel k0 + j: the bias from k0 on, one per plane.
         im2col::finish(planes, p, kn, bias.map(|v| &v[k0..]), act);
+    };
+    // A large image's planes are shared out among the threads.
+    if dst.len() >= 1 << 20 {
+        dst.par_chunks_mut(16 * p).enumerate().for_each(block);
+    } else {
+        dst.chunks_mut(16 * p).enumerate().for_each(block);
     }
 }
 
@@ -171,6 +183,22 @@ pub fn forward(
     let runs = conv_runs(g, wp);
     let wt = conv_weight_rows(isa, g, w);
     let (p, pads) = (g.p(), [g.ph, g.ph, g.pw, g.pw]);
+    if g.n < 2 * rayon::current_num_threads() {
+        // Few images (a restore): each copied whole, its pixels shared out in blocks.
+        const BLOCK: usize = 1024;
+        let (mut xin, mut y) = (Vec::new(), vec![0.0f32; p * g.k]);
+        for (b, ob) in out.chunks_mut(g.k * p).enumerate() {
+            group_channel_last(isa, x, [g.c, g.h, g.w], pads, b, 1, &mut xin);
+            y.par_chunks_mut(BLOCK * g.k).enumerate().for_each(|(bi, yb)| {
+                let rows: Vec<usize> = (bi * BLOCK..bi * BLOCK + yb.len() / g.k)
+                    .map(|i| pixel_offset(g, hp, wp, i))
+                    .collect();
+                gemm_gather(isa, yb, g.k, &xin, &rows, &wt, g.k, g.k, &runs, false);
+            });
+            to_planes(isa, &y, [p, g.k], bias, act, ob);
+        }
+        return;
+    }
     let gs = group(g.n, p);
     out.par_chunks_mut(gs * g.k * p).enumerate().for_each_init(
         || (Vec::new(), Vec::new(), Vec::new()),

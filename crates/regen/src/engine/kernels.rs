@@ -202,14 +202,17 @@ fn direct_fits(g: &Geom, kernel: Kernel) -> bool {
 /// matrix products, same run: 3x3 stride 2, 128 x 32 x 14x14 -> 64 (the VAE encoder) 1.25
 /// / 1.36 against 1.72 / 1.70; 16 x 64 x 32x32 -> 128, 2.95 / 2.83 against 3.08 / 3.69;
 /// 16 x 32 x 64x64 -> 64, 3.32 / 3.69 against 3.21 / 3.27. (Input gradient: 1.61 against
-/// 1.42, 2.99 against 2.95, 4.54 against 3.45, so it stays with [`direct_fits`].)
+/// 1.42, 2.99 against 2.95, 4.54 against 3.45, so it stays with [`direct_fits`].) They win
+/// on one large image too (a restore), whose pixels they share out among the threads: 3x3
+/// stride 2, 1 x 32 x 512x512 -> 64, 26 / 38 ms against 40 / 74; 1 x 64 x 256x256 -> 128,
+/// 17 / 26 against 25 / 36.
 fn direct_gather_fits(g: &Geom, kernel: Kernel) -> bool {
     direct_fits(g, kernel)
         || (matches!(kernel, Kernel::Auto | Kernel::Winograd)
             && direct::fits(Isa::current(), g)
             && g.kh > g.sh
             && g.kw > g.sw
-            && g.p() < 1024)
+            && (g.p() < 1024 || g.n < 2 * rayon::current_num_threads()))
 }
 
 /// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
@@ -501,6 +504,8 @@ mod tests {
         ([1, 2, 4, 4], 3, 3, 1, 1),
         // One image large enough to be unfolded in two bands of rows.
         ([1, 16, 200, 200], 4, 3, 2, 1),
+        // One image large enough for the direct kernels to share out its copies and pixels.
+        ([1, 16, 260, 250], 16, 3, 2, 1),
     ];
 
     #[test]
