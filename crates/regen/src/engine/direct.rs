@@ -76,7 +76,9 @@ fn channel_last(
     };
     // A large image (one being restored) is copied by all the threads.
     if body.len() >= 1 << 20 {
-        body.par_chunks_mut(band * wp * c).enumerate().for_each(copy);
+        body.par_chunks_mut(band * wp * c)
+            .enumerate()
+            .for_each(copy);
     } else {
         body.chunks_mut(band * wp * c).enumerate().for_each(copy);
     }
@@ -189,12 +191,14 @@ pub fn forward(
         let (mut xin, mut y) = (Vec::new(), vec![0.0f32; p * g.k]);
         for (b, ob) in out.chunks_mut(g.k * p).enumerate() {
             group_channel_last(isa, x, [g.c, g.h, g.w], pads, b, 1, &mut xin);
-            y.par_chunks_mut(BLOCK * g.k).enumerate().for_each(|(bi, yb)| {
-                let rows: Vec<usize> = (bi * BLOCK..bi * BLOCK + yb.len() / g.k)
-                    .map(|i| pixel_offset(g, hp, wp, i))
-                    .collect();
-                gemm_gather(isa, yb, g.k, &xin, &rows, &wt, g.k, g.k, &runs, false);
-            });
+            y.par_chunks_mut(BLOCK * g.k)
+                .enumerate()
+                .for_each(|(bi, yb)| {
+                    let rows: Vec<usize> = (bi * BLOCK..bi * BLOCK + yb.len() / g.k)
+                        .map(|i| pixel_offset(g, hp, wp, i))
+                        .collect();
+                    gemm_gather(isa, yb, g.k, &xin, &rows, &wt, g.k, g.k, &runs, false);
+                });
             to_planes(isa, &y, [p, g.k], bias, act, ob);
         }
         return;

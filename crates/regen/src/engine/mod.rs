@@ -22,6 +22,7 @@ pub mod kernels;
 pub mod loss;
 pub mod nn;
 pub mod norm;
+pub mod thin;
 pub mod winograd;
 
 use burn::backend::Dispatch;
