@@ -198,22 +198,35 @@ impl Tiling<'_> {
         let g = self.g;
         let (rows, wi) = (4 * b.nty + 2, self.in_w());
         let img = rows * wi * self.cp;
-        xin.clear();
+        // Every value is written below, so the buffer is not cleared first (zeroing it all
+        // cost as much as the copy).
         xin.resize(b.nb * img, 0.0);
         // Input rows y0..y0 + rows, those inside the image copied.
         let y0 = (4 * b.ty0) as isize - g.ph as isize;
         let lo = y0.max(0) as usize;
-        let hi = ((y0 + rows as isize).min(g.h as isize)).max(0) as usize;
-        if hi <= lo {
-            return;
-        }
+        let hi = ((y0 + rows as isize).min(g.h as isize)).max(lo as isize) as usize;
         let r0 = (lo as isize - y0) as usize;
-        let (w, cp, pw) = (g.w, self.cp, g.pw);
+        let (w, c, cp, pw) = (g.w, g.c, self.cp, g.pw);
+        let line = wi * cp;
         for (bi, dst) in xin.chunks_mut(img).enumerate() {
-            let src = &x[((b.b0 + bi) * g.c) * g.hw() + lo * w..];
-            transpose_into(isa, src, g.hw(), g.c, (hi - lo) * w, dst, |j| {
-                ((r0 + j / w) * wi + pw + j % w) * cp
-            });
+            // Rows outside the image, and the columns and channels around the copied pixels.
+            dst[..r0 * line].fill(0.0);
+            dst[(r0 + hi - lo) * line..].fill(0.0);
+            for row in dst[r0 * line..(r0 + hi - lo) * line].chunks_exact_mut(line) {
+                row[..pw * cp].fill(0.0);
+                row[(pw + w) * cp..].fill(0.0);
+                if cp > c {
+                    for px in row[pw * cp..(pw + w) * cp].chunks_exact_mut(cp) {
+                        px[c..].fill(0.0);
+                    }
+                }
+            }
+            if hi > lo {
+                let src = &x[((b.b0 + bi) * g.c) * g.hw() + lo * w..];
+                transpose_into(isa, src, g.hw(), g.c, (hi - lo) * w, dst, |j| {
+                    ((r0 + j / w) * wi + pw + j % w) * cp
+                });
+            }
         }
     }
 }
@@ -418,51 +431,71 @@ pub fn forward(
                 },
             );
         };
-    // Rows `oy0..` of one image's channel-last output `[rows, 4 tw, kp]` (channels from `k0`)
-    // into its planes `[kn, p]`, the rows that lie inside the output.
-    let to_planes = |src: &[f32], rows: usize, oy0: usize, kn: usize, planes: &mut [f32]| {
-        let oy1 = (oy0 + rows).min(g.oh);
+    // The first `rows` rows of a band's channel-last output `[.., 4 tw, kp]` (those inside
+    // the output) into planes `[kn, ps]` from their start.
+    let to_planes = |src: &[f32], rows: usize, kn: usize, planes: &mut [f32], ps: usize| {
         if ow4 == g.ow {
-            transpose(
-                isa,
-                src,
-                kp,
-                (oy1 - oy0) * g.ow,
-                kn,
-                &mut planes[oy0 * g.ow..],
-                p,
-            );
+            transpose(isa, src, kp, rows * g.ow, kn, planes, ps);
         } else {
-            for oy in oy0..oy1 {
-                let row = &src[(oy - oy0) * ow4 * kp..];
-                transpose(isa, row, kp, g.ow, kn, &mut planes[oy * g.ow..], p);
+            for r in 0..rows {
+                let row = &src[r * ow4 * kp..];
+                transpose(isa, row, kp, g.ow, kn, &mut planes[r * g.ow..], ps);
             }
         }
     };
-    let init = || (Vec::new(), Vec::new(), Vec::new());
     if few {
-        // Few images: the bands of each go to the threads, into one channel-last output,
-        // then blocks of 16 channels back to planes.
-        let band_len = 4 * nty * ow4 * kp;
-        let mut y = vec![0.0f32; 4 * th * ow4 * kp];
+        // Few images: each image's bands go out to the threads in runs of consecutive
+        // bands, each run owning its rows of every output plane (so it writes them in
+        // place, with no output-sized buffer between).
+        let bands = th.div_ceil(nty);
+        let runs = (4 * threads).min(bands);
+        let per = bands.div_ceil(runs);
+        let run_rows = |r: usize| {
+            (
+                (4 * r * per * nty).min(g.oh),
+                (4 * (r + 1) * per * nty).min(g.oh),
+            )
+        };
         for (b, img) in out.chunks_mut(g.k * p).enumerate() {
-            y.par_chunks_mut(band_len)
-                .enumerate()
-                .for_each_init(init, |(xin, v, m), (bi, yb)| {
-                    let ty0 = bi * nty;
-                    let band = Band {
-                        b0: b,
-                        nb: 1,
-                        ty0,
-                        nty: nty.min(th - ty0),
-                    };
-                    band_out(xin, v, m, band, yb);
-                });
-            img.par_chunks_mut(CB * p)
-                .enumerate()
-                .for_each(|(cb, planes)| {
-                    to_planes(&y[cb * CB..], 4 * th, 0, planes.len() / p, planes);
-                });
+            // pieces[r][k]: rows run_rows(r) of plane k.
+            let mut pieces: Vec<Vec<&mut [f32]>> = (0..runs).map(|_| Vec::new()).collect();
+            for plane in img.chunks_mut(p) {
+                let mut rest = plane;
+                for (r, piece) in pieces.iter_mut().enumerate() {
+                    let (lo, hi) = run_rows(r);
+                    let (head, tail) = rest.split_at_mut((hi - lo) * g.ow);
+                    piece.push(head);
+                    rest = tail;
+                }
+            }
+            pieces.into_par_iter().enumerate().for_each_init(
+                || (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+                |(xin, v, m, yb, planes), (r, mut piece)| {
+                    let oy_run = run_rows(r).0;
+                    for bi in r * per..((r + 1) * per).min(bands) {
+                        let ty0 = bi * nty;
+                        let band = Band {
+                            b0: b,
+                            nb: 1,
+                            ty0,
+                            nty: nty.min(th - ty0),
+                        };
+                        let rows = 4 * band.nty;
+                        yb.resize(rows * ow4 * kp, 0.0);
+                        band_out(xin, v, m, band, yb);
+                        // The band's rows inside the output, as planes [k, rows * ow], then
+                        // into each plane's piece.
+                        let (oy0, oy1) = (4 * ty0, (4 * ty0 + rows).min(g.oh));
+                        let q = (oy1 - oy0) * g.ow;
+                        planes.resize(g.k * q, 0.0);
+                        to_planes(yb, oy1 - oy0, g.k, &mut planes[..], q);
+                        for (k, dst) in piece.iter_mut().enumerate() {
+                            dst[(oy0 - oy_run) * g.ow..][..q]
+                                .copy_from_slice(&planes[k * q..][..q]);
+                        }
+                    }
+                },
+            );
         }
     } else {
         // Every thread a few images: each task takes whole images, band by band.
@@ -482,7 +515,10 @@ pub fn forward(
                     band_out(xin, v, m, band, yb);
                     for bi in 0..nb {
                         let planes = &mut chunk[bi * g.k * p..][..g.k * p];
-                        to_planes(&yb[bi * rows * ow4 * kp..], rows, 4 * ty0, g.k, planes);
+                        let oy0 = 4 * ty0;
+                        let valid = rows.min(g.oh - oy0);
+                        let src = &yb[bi * rows * ow4 * kp..];
+                        to_planes(src, valid, g.k, &mut planes[oy0 * g.ow..], p);
                     }
                 }
             },
