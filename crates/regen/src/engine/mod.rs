@@ -2,17 +2,20 @@
 //!
 //! Convolutions are most of the work of every network regen trains, and burn-flex runs them
 //! as general 3-D im2col products. This engine computes them with kernels chosen per layer
-//! shape ([`kernels`]): Winograd F(4x4, 3x3) ([`winograd`]) for 3x3 stride-1 layers and their
-//! input gradients, direct kernels over channel-last copies ([`direct`]) for 4x4 stride-2
-//! layers and their transposes, matrix products over unfolded images ([`im2col`]) for the
-//! rest, bias and activation fused into the output pass. [`backend`] plugs them into burn
-//! as a backend extension with a backward step of its own; [`conv2d`] and
-//! [`conv_transpose2d`] call it on the CPU device and fall back to burn's operations on any
-//! other device; [`nn`] holds the modules the models use.
+//! shape ([`kernels`]): Winograd F(4x4, 3x3) over channel-last bands ([`winograd`]) for 3x3
+//! stride-1 layers, forward and both gradients; direct kernels over channel-last copies
+//! ([`direct`]) for strided layers with kernels twice the stride (4x4 stride 2), their
+//! transposes, and one large image's strided layers; sums of shifted rows ([`thin`]) for
+//! layers with one to three output channels; matrix products over unfolded images
+//! ([`im2col`]) for the rest; bias and activation fused into the output pass. [`backend`]
+//! plugs them into burn as a backend extension with a backward step of its own; [`conv2d`]
+//! and [`conv_transpose2d`] call it on the CPU device and fall back to burn's operations on
+//! any other device; [`nn`] holds the modules the models use.
 //!
 //! `REGEN_CONV=gemm` turns Winograd and the direct kernels off, `REGEN_CONV=direct` puts the
-//! direct kernels wherever the channels allow, and `REGEN_CONV=burn` turns off the whole
-//! engine, so each can be measured against the alternative in the same build.
+//! direct kernels wherever the channels allow, `REGEN_CONV=winograd` puts Winograd wherever
+//! it runs, and `REGEN_CONV=burn` turns off the whole engine, so each can be measured
+//! against the alternative in the same build.
 
 pub mod backend;
 pub mod direct;
