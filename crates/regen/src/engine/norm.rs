@@ -130,7 +130,7 @@ fn normalise(
     y
 }
 
-/// Gradients of [`normalise`] with the batch's statistics: `dx`, `dgamma`, `dbeta`, from
+/// Gradients of `normalise` with the batch's statistics: `dx`, `dgamma`, `dbeta`, from
 /// `dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat))` per channel.
 pub fn backward(
     x: &[f32],
