@@ -210,8 +210,9 @@ fn direct_fits(g: &Geom, kernel: Kernel) -> bool {
 /// matrix products are as fast. Measured, forward / weight gradient ms, direct against
 /// matrix products, same run: 3x3 stride 2, 128 x 32 x 14x14 -> 64 (the VAE encoder) 1.25
 /// / 1.36 against 1.72 / 1.70; 16 x 64 x 32x32 -> 128, 2.95 / 2.83 against 3.08 / 3.69;
-/// 16 x 32 x 64x64 -> 64, 3.32 / 3.69 against 3.21 / 3.27. (Input gradient: 1.61 against
-/// 1.42, 2.99 against 2.95, 4.54 against 3.45, so it stays with [`direct_fits`].) They win
+/// 16 x 32 x 64x64 -> 64, 3.32 / 3.69 against 3.21 / 3.27. (Input gradient, on the AMD
+/// machine of 2026-12-01: 1.61 against 1.42, 2.99 against 2.95, 4.54 against 3.45; on the
+/// Intel one it wins, see [`direct_phases_fit`].) They win
 /// on one large image too (a restore), whose pixels they share out among the threads: 3x3
 /// stride 2, 1 x 32 x 512x512 -> 64, 26 / 38 ms against 40 / 74; 1 x 64 x 256x256 -> 128,
 /// 17 / 26 against 25 / 36.
@@ -222,6 +223,24 @@ fn direct_gather_fits(g: &Geom, kernel: Kernel) -> bool {
             && g.kh > g.sh
             && g.kw > g.sw
             && (g.p() < 1024 || g.n < 2 * rayon::current_num_threads()))
+}
+
+/// The input gradient of kernels wider than the stride but less than twice it (3x3 stride
+/// 2: phases of 2x2, 2x1, 1x2 and 1x1 taps) runs directly too when the batch gives every
+/// thread images of its own and the input has fewer than 128 channels. Measured on the
+/// Intel Xeon of 2026-12-03, 2 threads, direct against matrix products, two runs: 128 x 32
+/// x 14x14 -> 64 (the VAE encoder) 2.13 / 1.90 against 2.63 / 2.31 ms; 16 x 32 x 64x64 -> 64
+/// 4.42 / 4.91 against 5.83 / 5.84; 16 x 64 x 32x32 -> 128 3.47 / 3.64 against 3.78 /
+/// 4.15; 16 x 128 x 16x16 -> 256 3.60 / 3.59 against 3.41 / 3.52. One image shares out no
+/// images: 1 x 32 x 512x512 -> 64, 59 / 62 against 40 / 44.
+fn direct_phases_fit(g: &Geom, kernel: Kernel) -> bool {
+    matches!(kernel, Kernel::Auto | Kernel::Winograd)
+        && direct::fits(Isa::current(), g)
+        && g.sh * g.sw > 1
+        && g.kh > g.sh
+        && g.kw > g.sw
+        && g.c < 128
+        && g.n >= 2 * rayon::current_num_threads()
 }
 
 /// Forward pass: `[n, k, oh, ow]` from input `[n, c, h, w]`, weight `[k, c, kh, kw]` and
@@ -285,7 +304,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         return dx;
     }
     let mut dx = vec![0.0; g.n * g.c * g.hw()];
-    if direct_fits(g, kernel) {
+    if direct_fits(g, kernel) || direct_phases_fit(g, kernel) {
         direct::backward_data(Isa::current(), g, dy, w, None, Act::None, &mut dx);
     } else {
         im2col::backward_data(g, dy, w, None, Act::None, &mut dx);
