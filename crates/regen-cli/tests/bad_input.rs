@@ -195,3 +195,34 @@ fn eval_on_images_too_small_for_ssim_is_refused() {
     ]);
     assert_user_error(&o, "tiny.png: smaller than 11x11");
 }
+
+/// `regen ... | head` closes the pipe before regen prints: it must end quietly (exit 0, or
+/// 141 where SIGPIPE kills it), not panic on the failed write.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let data = fixtures().join("train");
+    let mut child = regen()
+        .args([
+            "eval",
+            "restore",
+            "--data",
+            data.to_str().unwrap(),
+            "--sigma",
+            "25",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("regen runs");
+    // The reading end closes before the table (the last thing regen does) is written.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(
+        matches!(o.status.code(), Some(0) | None),
+        "{:?}: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

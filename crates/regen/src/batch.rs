@@ -81,6 +81,23 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Error>)>
     Ok((jobs, bad))
 }
 
+/// Where the side file (an inpainting mask) of `job` is: `side` itself when it is a file
+/// and the batch has one job, else the job's output path relative to `output`, under
+/// `side`, so masks and images share their names.
+pub fn side_path(side: &Path, job: &Job, output: &Path, jobs: usize) -> PathBuf {
+    if jobs == 1 && !side.is_dir() {
+        return side.to_path_buf();
+    }
+    let rel = job
+        .output
+        .strip_prefix(output)
+        .ok()
+        .map(Path::to_path_buf)
+        .or_else(|| job.output.file_name().map(PathBuf::from))
+        .unwrap_or_default();
+    side.join(rel)
+}
+
 /// Runs `f` on every job (load, transform, save), collecting the failures.
 pub fn run(jobs: &[Job], mut f: impl FnMut(usize, &Image) -> Result<Image>) -> Vec<Error> {
     let mut errors = Vec::new();

@@ -51,10 +51,10 @@ pub fn to_bytes<M: ModuleSnapshot>(module: &M, card: &ModelCard) -> Result<Vec<u
     let mut store = SafetensorsStore::from_bytes(None).metadata(CARD_KEY, json);
     module
         .save_into(&mut store)
-        .map_err(|e| Error::arg(format!("cannot serialise model: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot serialise model: {e}")))?;
     store
         .get_bytes()
-        .map_err(|e| Error::arg(format!("cannot serialise model: {e}")))
+        .map_err(|e| Error::internal(format!("cannot serialise model: {e}")))
 }
 
 /// Writes a checkpoint atomically.

@@ -1,5 +1,7 @@
-//! The library's error type: every variant is a user-facing problem that names the thing
-//! involved and what is wrong with it, so the binary can print it as one line.
+//! The library's error type: one line that names the thing involved and what is wrong
+//! with it. Every variant but [`Error::Internal`] is a problem with the user's input or
+//! files; `Internal` is regen's own failure, which the binary reports with another exit
+//! code.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,10 @@ pub enum Error {
     /// Training produced a non-finite loss.
     #[error("{0}")]
     Diverged(String),
+    /// A failure of regen itself, not of the input (a model or a config that does not
+    /// serialise): a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Shorthand used across the library.
@@ -64,6 +70,17 @@ impl Error {
             path: path.to_path_buf(),
             reason: reason.into(),
         }
+    }
+
+    /// regen's own failure.
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Error::Internal(msg.into())
+    }
+
+    /// Whether the user can fix this (their input, files or options), rather than it
+    /// being regen's own failure.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Internal(_))
     }
 
     /// A bad option value.

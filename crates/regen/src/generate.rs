@@ -6,7 +6,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Image, images_to_tensor, tensor_to_images};
+use crate::data::{Dataset, Image, images_to_tensor, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::{GanConfig, GanGenerator, Vae, VaeConfig};
 use crate::rng::Rng;
@@ -108,8 +108,36 @@ impl Generator {
     fn decode_images(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Vec<Image> {
         match &self.kind {
             Kind::Vae(v, _) => tensor_to_images(sigmoid(v.decode(z, labels))),
-            Kind::Gan(g, _) => tensor_to_images(crate::train::gan::to_unit(g.forward(z, labels))),
+            Kind::Gan(g, _) => tensor_to_images(crate::models::gan::to_unit(g.forward(z, labels))),
         }
+    }
+
+    /// The latent means of every image of `data` as CSV: a header, then one row per image,
+    /// the label first when `data` has labels (a conditional model is given them).
+    pub fn latent_csv(&self, data: &Dataset) -> Result<String> {
+        let join = |v: Vec<String>| v.join(",");
+        let mut header: Vec<String> = (0..self.vae()?.1.latent).map(|i| format!("z{i}")).collect();
+        if data.labels.is_some() {
+            header.insert(0, "label".into());
+        }
+        let mut csv = join(header) + "\n";
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for chunk in idx.chunks(512) {
+            let imgs: Vec<&Image> = chunk.iter().map(|&i| &data.images[i]).collect();
+            let labels: Option<Vec<usize>> = data
+                .labels
+                .as_ref()
+                .map(|l| chunk.iter().map(|&i| l[i]).collect());
+            let cls = labels.as_deref().filter(|_| self.classes() > 0);
+            for (row, &i) in self.encode(&imgs, cls)?.iter().zip(chunk) {
+                let mut cells: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+                if let Some(l) = &data.labels {
+                    cells.insert(0, l[i].to_string());
+                }
+                csv += &(join(cells) + "\n");
+            }
+        }
+        Ok(csv)
     }
 
     /// Latent means of `images` (one row of `latent` values each). `classes` is needed by a

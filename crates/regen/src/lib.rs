@@ -3,9 +3,9 @@
 //! Data flows one way: files -> [`data`] -> [`corrupt`] -> [`train`] -> [`checkpoint`] ->
 //! [`restore`] -> files, with [`metrics`] reading both ends.
 
-pub mod augment;
 pub mod batch;
 pub mod checkpoint;
+mod choice;
 pub mod classical;
 pub mod corrupt;
 pub mod data;
@@ -13,8 +13,6 @@ pub mod device;
 pub mod engine;
 mod error;
 pub mod eval;
-pub mod eval_generate;
-pub mod eval_vae;
 pub mod fsutil;
 pub mod generate;
 pub mod metrics;
@@ -25,4 +23,5 @@ pub mod rng;
 pub mod shipped;
 pub mod train;
 
+pub use corrupt::Task;
 pub use error::{Error, Result};

@@ -26,6 +26,7 @@ use std::path::Path;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::checkpoint::{self, ModelCard};
+use crate::corrupt::Task;
 use crate::corrupt::blur::Kernel;
 use crate::data::Image;
 use crate::error::{Error, Result};
@@ -36,6 +37,7 @@ use crate::shipped;
 pub struct Restorer {
     net: RestoreNet,
     config: RestoreConfig,
+    task: Task,
     /// What the checkpoint says about itself.
     pub card: ModelCard,
     /// Core tile side in pixels.
@@ -47,8 +49,11 @@ pub struct Restorer {
     pub ensemble: bool,
     /// The blur to undo, for a non-blind deblurring model (see [`Restorer::non_blind`]);
     /// without one such a model assumes no blur and only cleans up.
-    pub kernel: Option<Kernel>,
+    kernel: Option<Kernel>,
 }
+
+/// The shipped deblurrer that is told the kernel.
+pub const NON_BLIND_DEBLURRER: &str = "deblur-nonblind";
 
 impl Restorer {
     /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
@@ -58,10 +63,54 @@ impl Restorer {
     }
 
     /// The shipped default for `task`.
-    pub fn shipped_default(task: &str) -> Result<Restorer> {
-        let m = shipped::default_for("restore", task)
+    pub fn shipped_default(task: Task) -> Result<Restorer> {
+        let m = shipped::default_for("restore", &task.to_string())
             .ok_or_else(|| Error::arg(format!("no shipped model for task {task}; pass --model")))?;
         Restorer::from_bytes(Path::new(m.name), m.bytes.to_vec())
+    }
+
+    /// `model` (a shipped name or a path), or the shipped default for `task`; a model of
+    /// another task is refused, naming it.
+    pub fn load_for(model: Option<&str>, task: Task) -> Result<Restorer> {
+        let r = match model {
+            Some(m) => Restorer::load(m)?,
+            None => Restorer::shipped_default(task)?,
+        };
+        if r.task() != task {
+            return Err(Error::arg(format!(
+                "--model {}: is a {} model, not {task}",
+                model.unwrap_or("default"),
+                r.task()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// The model that does `task`: `model` (a shipped name or a path) or the shipped
+    /// default, which for a known blur `kernel` is the non-blind deblurrer. A model of
+    /// another task, a non-blind deblurrer without a kernel and a blind one with a kernel
+    /// are refused, naming the model.
+    pub fn for_task(model: Option<&str>, task: Task, kernel: Option<Kernel>) -> Result<Restorer> {
+        if kernel.is_some() && task != Task::Deblur {
+            return Err(Error::arg(format!(
+                "--blur, --blur-sigma and --length are for --task deblur, not {task}"
+            )));
+        }
+        let spec = model.or(kernel.as_ref().map(|_| NON_BLIND_DEBLURRER));
+        let mut r = Restorer::load_for(spec, task)?;
+        let name = spec.unwrap_or("default");
+        match (r.non_blind(), &kernel) {
+            (true, None) => Err(Error::arg(format!(
+                "--model {name}: is a non-blind deblurrer; give the blur with --blur-sigma S or --length L --angle A"
+            ))),
+            (false, Some(_)) => Err(Error::arg(format!(
+                "--model {name}: is a blind deblurrer and takes no kernel; leave out the blur options or use --model {NON_BLIND_DEBLURRER}"
+            ))),
+            _ => {
+                r.kernel = kernel;
+                Ok(r)
+            }
+        }
     }
 
     /// Builds from checkpoint bytes; `path` names the source in errors.
@@ -70,19 +119,24 @@ impl Restorer {
         checkpoint::check_card(path, &card, "restore")?;
         let config: RestoreConfig = serde_json::from_value(card.config.clone())
             .map_err(|e| Error::checkpoint(path, format!("bad model config: {e}")))?;
+        card.task
+            .parse::<Task>()
+            .map_err(|e| Error::checkpoint(path, e.to_string()))?;
         config.validate()?;
         let mut net = config.init(&crate::device::device());
         checkpoint::load_weights(path, bytes, &mut net)?;
         Ok(Restorer::new(net, config, card))
     }
 
-    /// Wraps a network already in memory (e.g. during training).
+    /// Wraps a network already in memory (e.g. during training); the card's task is one
+    /// of [`Task`]'s names (denoising if not).
     pub fn new(net: RestoreNet, config: RestoreConfig, card: ModelCard) -> Restorer {
         // 40 px of context covers DnCNN-20's receptive radius (20) with room to spare; the
         // encoder-decoder's field is wider but its far context carries little weight.
         Restorer {
             net,
             config,
+            task: card.task.parse().unwrap_or_default(),
             card,
             tile: 256,
             margin: 40,
@@ -91,14 +145,14 @@ impl Restorer {
         }
     }
 
-    /// The task the model was trained for (`denoise`, ...).
-    pub fn task(&self) -> &str {
-        &self.card.task
+    /// The task the model was trained for.
+    pub fn task(&self) -> Task {
+        self.task
     }
 
     /// Whether this is a deblurring model that must be told the blur kernel.
     pub fn non_blind(&self) -> bool {
-        self.task() == "deblur" && self.config.in_channels > 1
+        self.task == Task::Deblur && self.config.in_channels > 1
     }
 
     /// Restores the colour channels of `image`; alpha is copied.
@@ -113,8 +167,8 @@ impl Restorer {
         self.restore_with(image, mask, self.kernel.as_ref())
     }
 
-    /// As [`Restorer::restore_masked`], with `kernel` (instead of [`Restorer::kernel`]) as
-    /// the blur a non-blind deblurring model undoes.
+    /// As [`Restorer::restore_masked`], with `kernel` (instead of the one given to
+    /// [`Restorer::for_task`]) as the blur a non-blind deblurring model undoes.
     pub fn restore_with(
         &self,
         image: &Image,
@@ -124,31 +178,15 @@ impl Restorer {
         let mut out = image.clone();
         let (h, w) = (image.height, image.width);
         for c in 0..image.color_channels() {
-            let plane = self.restore_plane_with(image.plane(c), mask, kernel, h, w);
+            let plane = self.restore_plane(image.plane(c), mask, kernel, h, w);
             out.plane_mut(c).copy_from_slice(&plane);
         }
         out
     }
 
-    /// Restores one `h` x `w` plane (values clamped to [0, 1]).
-    pub fn restore_plane(&self, plane: &[f32], h: usize, w: usize) -> Vec<f32> {
-        self.restore_plane_masked(plane, None, h, w)
-    }
-
-    /// Restores one plane; `mask` as in [`Restorer::restore_masked`].
-    pub fn restore_plane_masked(
-        &self,
-        plane: &[f32],
-        mask: Option<&[f32]>,
-        h: usize,
-        w: usize,
-    ) -> Vec<f32> {
-        self.restore_plane_with(plane, mask, self.kernel.as_ref(), h, w)
-    }
-
-    /// Restores one plane with `kernel` (instead of [`Restorer::kernel`]) as the blur a
-    /// non-blind deblurring model undoes.
-    pub fn restore_plane_with(
+    /// Restores one `h` x `w` plane (values clamped to [0, 1]); `mask` as in
+    /// [`Restorer::restore_masked`], `kernel` as in [`Restorer::restore_with`].
+    pub fn restore_plane(
         &self,
         plane: &[f32],
         mask: Option<&[f32]>,
@@ -156,8 +194,8 @@ impl Restorer {
         h: usize,
         w: usize,
     ) -> Vec<f32> {
-        let inpaint = self.task() == "inpaint" && self.config.in_channels > 1;
-        let planes = model_inputs(&self.config, self.task(), plane, mask, kernel, h, w);
+        let inpaint = self.task == Task::Inpaint && self.config.in_channels > 1;
+        let planes = model_inputs(&self.config, self.task, plane, mask, kernel, h, w);
         if inpaint && !planes[1].iter().any(|&m| m > 0.5) {
             return plane.to_vec();
         }
@@ -247,6 +285,22 @@ impl Restorer {
     }
 }
 
+/// Checks that a mask (file or folder) is given for inpainting, and only then, and that it
+/// exists.
+pub fn check_mask(task: Task, mask: Option<&Path>) -> Result<()> {
+    match (task, mask) {
+        (Task::Inpaint, None) => Err(Error::arg("--task inpaint needs --mask (white = missing)")),
+        (Task::Inpaint, Some(m)) if !m.exists() => Err(Error::io(
+            m,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )),
+        (Task::Inpaint, _) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(Error::arg(format!(
+            "--mask is for --task inpaint, not {task}"
+        ))),
+    }
+}
+
 /// Reads an inpainting mask for an `h` x `w` image: white (> 0.5 in the first channel) is
 /// missing. A mask of another size, or one with every pixel missing, is refused.
 pub fn load_mask(path: &Path, h: usize, w: usize) -> Result<Vec<f32>> {
@@ -286,7 +340,7 @@ pub const NONBLIND_BALANCE: f64 = 0.002;
 /// inputs here.
 pub fn model_inputs(
     config: &RestoreConfig,
-    task: &str,
+    task: Task,
     plane: &[f32],
     mask: Option<&[f32]>,
     kernel: Option<&Kernel>,
@@ -296,7 +350,7 @@ pub fn model_inputs(
     if config.in_channels < 2 {
         return vec![plane.to_vec()];
     }
-    if task == "deblur" {
+    if task == Task::Deblur {
         let k = kernel.cloned().unwrap_or_else(Kernel::identity);
         let est = crate::classical::wiener_mirrored(plane, h, w, &k, NONBLIND_BALANCE);
         return vec![plane.to_vec(), est];
@@ -394,10 +448,10 @@ mod tests {
             .map(|i| ((i * 37) % 101) as f32 / 100.0)
             .collect();
         r.tile = 1000;
-        let whole = r.restore_plane(&plane, h, w);
+        let whole = r.restore_plane(&plane, None, None, h, w);
         r.tile = 16;
         r.margin = 8; // receptive radius of 4 layers of 3x3 is 4
-        let tiled = r.restore_plane(&plane, h, w);
+        let tiled = r.restore_plane(&plane, None, None, h, w);
         let diff = whole
             .iter()
             .zip(&tiled)

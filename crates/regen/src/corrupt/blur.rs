@@ -52,7 +52,57 @@ pub struct Kernel {
     pub data: Vec<f32>,
 }
 
+/// The blurs a user names (`--blur`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlurShape {
+    /// Gaussian, of a sigma.
+    Gaussian,
+    /// Straight-line motion, of a length and an angle.
+    Motion,
+}
+
+crate::choice::named!(BlurShape, "blur", "gaussian or motion");
+
+/// The kernel of a blur a user says is known: `--blur-sigma` (Gaussian) or `--length` and
+/// `--angle` (motion), `shape` optional when the parameter tells; `None` when no blur
+/// option is given.
+pub fn known_kernel(
+    shape: Option<BlurShape>,
+    sigma: Option<f32>,
+    length: Option<f32>,
+    angle: f32,
+) -> Result<Option<Kernel>> {
+    use BlurShape::{Gaussian, Motion};
+    let kind = match (shape, sigma, length) {
+        (None, None, None) => return Ok(None),
+        (None | Some(Gaussian), Some(sigma), None) => BlurKind::Gaussian { sigma },
+        (None | Some(Motion), None, Some(length)) => BlurKind::Motion { length, angle },
+        (Some(Gaussian), None, _) => {
+            return Err(Error::arg("--blur gaussian needs --blur-sigma"));
+        }
+        (Some(Motion), _, None) => {
+            return Err(Error::arg("--blur motion needs --length (and --angle)"));
+        }
+        _ => {
+            return Err(Error::arg(
+                "give one blur: --blur-sigma (Gaussian) or --length and --angle (motion)",
+            ));
+        }
+    };
+    kind.validate()?;
+    Ok(Some(kind.kernel(&mut Rng::new(0))))
+}
+
 impl BlurKind {
+    /// The blur named `shape` with its parameters.
+    pub fn named(shape: BlurShape, sigma: f32, length: f32, angle: f32) -> BlurKind {
+        match shape {
+            BlurShape::Gaussian => BlurKind::Gaussian { sigma },
+            BlurShape::Motion => BlurKind::Motion { length, angle },
+        }
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::arg(m));

@@ -32,7 +32,55 @@ pub enum MaskKind {
     },
 }
 
+/// The mask kinds `regen corrupt --mask-kind` draws, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskShape {
+    /// Free-form strokes.
+    Strokes,
+    /// One centred box, half the sides.
+    Box,
+    /// Three random boxes of up to 0.3 of the sides.
+    Boxes,
+}
+
+crate::choice::named!(MaskShape, "mask kind", "strokes, box or boxes");
+
+/// `0.1` or `0.1-0.25` as a (low, high) range of fractions; `flag` names it in errors.
+pub fn parse_fraction_range(flag: &str, v: &str) -> Result<(f32, f32)> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .map_err(|_| Error::arg(format!("{flag} {v}: not a number or a range like 0.1-0.25")))
+    };
+    Ok(match v.split_once('-') {
+        Some((lo, hi)) => (num(lo)?, num(hi)?),
+        None => (num(v)?, num(v)?),
+    })
+}
+
 impl MaskKind {
+    /// Strokes over `coverage` of the image, of the test brush widths
+    /// ([`crate::corrupt::TEST_STROKE_WIDTH`]).
+    pub fn strokes(coverage: (f32, f32)) -> MaskKind {
+        MaskKind::Strokes {
+            coverage,
+            width: crate::corrupt::TEST_STROKE_WIDTH,
+        }
+    }
+
+    /// The mask kind named `shape`; `coverage` is that of strokes.
+    pub fn named(shape: MaskShape, coverage: (f32, f32)) -> MaskKind {
+        match shape {
+            MaskShape::Strokes => MaskKind::strokes(coverage),
+            MaskShape::Box => MaskKind::CenterBox { frac: 0.5 },
+            MaskShape::Boxes => MaskKind::Boxes {
+                count: 3,
+                max_frac: 0.3,
+            },
+        }
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
         let unit = |v: f32| v.is_finite() && v > 0.0 && v <= 1.0;

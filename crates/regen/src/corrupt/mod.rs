@@ -3,9 +3,12 @@
 //! inputs are.
 //!
 //! Every corruption returns a [`Corrupted`]: the damaged image plus an optional mask
-//! (1 = pixel missing). Noise sets no mask; inpainting masks will set it and add it as a
-//! model input channel, and blur kernels will join as further variants, without changing
-//! the callers.
+//! (1 = pixel missing, set by inpainting) and the blur kernel (set by blur), which models
+//! that take them get as extra input planes.
+//!
+//! A [`Task`] names the damage a model undoes; the damage each task is trained on by
+//! default ([`Corruption::train_default`]) and tested on ([`Corruption::test_default`])
+//! are defined here once.
 
 pub mod blur;
 pub mod mask;
@@ -15,6 +18,65 @@ use serde::{Deserialize, Serialize};
 use crate::data::Image;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+
+/// A restoration task: which damage a model undoes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Noise of any of the [`NoiseKind`]s.
+    #[default]
+    Denoise,
+    /// Missing regions, given by a mask.
+    Inpaint,
+    /// Blur, plus a little noise.
+    Deblur,
+}
+
+crate::choice::named!(Task, "task", "denoise, inpaint or deblur");
+
+impl Task {
+    /// Input planes of a network for this task: the damaged plane, plus the mask for
+    /// inpainting, plus the Wiener estimate with the known kernel for a non-blind
+    /// deblurrer (`non_blind` is ignored for the other tasks).
+    pub fn input_planes(self, non_blind: bool) -> usize {
+        match self {
+            Task::Denoise => 1,
+            Task::Inpaint => 2,
+            Task::Deblur => 1 + usize::from(non_blind),
+        }
+    }
+}
+
+impl PartialEq<&str> for Task {
+    fn eq(&self, other: &&str) -> bool {
+        other.parse::<Task>().is_ok_and(|t| t == *self)
+    }
+}
+
+/// The kinds of noise `regen corrupt` adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseKind {
+    /// Additive white Gaussian noise.
+    Gaussian,
+    /// Impulse noise.
+    SaltPepper,
+    /// Shot noise.
+    Poisson,
+}
+
+crate::choice::named!(NoiseKind, "noise", "gaussian, salt-pepper or poisson");
+
+/// The test settings of the README and of validation during training: Gaussian blur of
+/// sigma [`TEST_BLUR_SIGMA`] plus noise of sigma [`TEST_BLUR_NOISE`]; strokes over
+/// [`TEST_COVERAGE`] of the image, [`TEST_STROKE_WIDTH`] of its side wide.
+pub const TEST_BLUR_SIGMA: f32 = 1.6;
+/// Noise sigma (0-255) after the test blur.
+pub const TEST_BLUR_NOISE: f32 = 2.0;
+/// Fraction of pixels missing in the test masks.
+pub const TEST_COVERAGE: (f32, f32) = (0.10, 0.25);
+/// Brush widths of the test masks, as fractions of the shorter side.
+pub const TEST_STROKE_WIDTH: (f32, f32) = (0.03, 0.08);
 
 /// Noise level on the 0-255 scale: fixed, or drawn uniformly per image (blind training).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +107,17 @@ impl Sigma {
         };
         sigma.validate()?;
         Ok(sigma)
+    }
+
+    /// Parses one sigma for evaluation, which compares methods at one noise level: a range
+    /// is refused.
+    pub fn parse_fixed(s: &str) -> Result<Sigma> {
+        match Sigma::parse(s)? {
+            Sigma::Range(..) => Err(Error::arg(
+                "--sigma: evaluation needs one number, not a range",
+            )),
+            fixed => Ok(fixed),
+        }
     }
 
     /// Checks the range: sigma is a standard deviation in 0..=255.
@@ -115,30 +188,30 @@ pub struct Corrupted {
 }
 
 impl Corruption {
-    /// The restoration task that undoes this corruption: `denoise`, `inpaint` or `deblur`.
-    pub fn task(&self) -> &'static str {
+    /// The restoration task that undoes this corruption.
+    pub fn task(&self) -> Task {
         match self {
-            Corruption::Inpaint { .. } => "inpaint",
-            Corruption::Blur { .. } => "deblur",
-            _ => "denoise",
+            Corruption::Inpaint { .. } => Task::Inpaint,
+            Corruption::Blur { .. } => Task::Deblur,
+            _ => Task::Denoise,
         }
     }
 
     /// The corruption a blind model for `task` is trained on by default: Gaussian noise of
     /// sigma 0-50; free-form strokes over 5-30% of the image, 3-10% of its side wide; a
     /// Gaussian (sigma 0.5-3) or motion (3-15 px) blur plus noise of sigma 0-3.
-    pub fn default_for(task: &str) -> Option<Corruption> {
-        Some(match task {
-            "denoise" => Corruption::Gaussian {
+    pub fn train_default(task: Task) -> Corruption {
+        match task {
+            Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::Range(0.0, 50.0),
             },
-            "inpaint" => Corruption::Inpaint {
+            Task::Inpaint => Corruption::Inpaint {
                 mask: mask::MaskKind::Strokes {
                     coverage: (0.05, 0.30),
                     width: (0.03, 0.10),
                 },
             },
-            "deblur" => Corruption::Blur {
+            Task::Deblur => Corruption::Blur {
                 blur: blur::BlurKind::Random {
                     sigma: (0.5, 3.0),
                     length: (3.0, 15.0),
@@ -146,7 +219,78 @@ impl Corruption {
                 },
                 noise: Sigma::Range(0.0, 3.0),
             },
-            _ => return None,
+        }
+    }
+
+    /// The damage `task` is tested on: Gaussian noise of `sigma` (denoise); strokes over
+    /// [`TEST_COVERAGE`] (inpaint); a Gaussian blur of [`TEST_BLUR_SIGMA`] plus noise of
+    /// [`TEST_BLUR_NOISE`] (deblur).
+    pub fn test_default(task: Task, sigma: f32) -> Corruption {
+        match task {
+            Task::Denoise => Corruption::Gaussian {
+                sigma: Sigma::Fixed(sigma),
+            },
+            Task::Inpaint => Corruption::Inpaint {
+                mask: mask::MaskKind::strokes(TEST_COVERAGE),
+            },
+            Task::Deblur => Corruption::Blur {
+                blur: blur::BlurKind::Gaussian {
+                    sigma: TEST_BLUR_SIGMA,
+                },
+                noise: Sigma::Fixed(TEST_BLUR_NOISE),
+            },
+        }
+    }
+
+    /// The damage `regen eval restore` scores `task` on: Gaussian noise of `sigma`
+    /// (required); strokes over `coverage`; `blur` plus noise of `sigma` (default
+    /// [`TEST_BLUR_NOISE`]). Evaluation compares at one noise level, so `sigma` is no range.
+    pub fn for_eval(
+        task: Task,
+        sigma: Option<&str>,
+        coverage: (f32, f32),
+        blur: blur::BlurKind,
+    ) -> Result<Corruption> {
+        let c = match task {
+            Task::Denoise => Corruption::Gaussian {
+                sigma: Sigma::parse_fixed(
+                    sigma.ok_or_else(|| Error::arg("--sigma is required to evaluate denoising"))?,
+                )?,
+            },
+            Task::Inpaint => Corruption::Inpaint {
+                mask: mask::MaskKind::strokes(coverage),
+            },
+            Task::Deblur => Corruption::Blur {
+                blur,
+                noise: match sigma {
+                    Some(s) => Sigma::parse_fixed(s)?,
+                    None => Sigma::Fixed(TEST_BLUR_NOISE),
+                },
+            },
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Noise of `kind` with its parameter: `sigma` (a number or a range, 0-255 scale),
+    /// `amount` (salt-and-pepper) or `peak` (Poisson); a missing one is named.
+    pub fn noise(
+        kind: NoiseKind,
+        sigma: Option<&str>,
+        amount: Option<f32>,
+        peak: Option<f32>,
+    ) -> Result<Corruption> {
+        let need = |flag: &str, k: &str| Error::arg(format!("--{flag} is required for {k} noise"));
+        Ok(match kind {
+            NoiseKind::Gaussian => Corruption::Gaussian {
+                sigma: Sigma::parse(sigma.ok_or_else(|| need("sigma", "Gaussian"))?)?,
+            },
+            NoiseKind::SaltPepper => Corruption::SaltPepper {
+                amount: amount.ok_or_else(|| need("amount", "salt-pepper"))?,
+            },
+            NoiseKind::Poisson => Corruption::Poisson {
+                peak: peak.ok_or_else(|| need("peak", "poisson"))?,
+            },
         })
     }
 

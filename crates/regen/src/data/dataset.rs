@@ -171,6 +171,15 @@ impl Dataset {
     }
 }
 
+/// Saves `images` in `dir` as `0.png`, `1.png`, ... (numbers zero-padded to one width).
+pub fn save_numbered(images: &[Image], dir: &Path) -> Result<()> {
+    let digits = images.len().to_string().len();
+    for (i, img) in images.iter().enumerate() {
+        img.save(&dir.join(format!("{i:0digits$}.png")))?;
+    }
+    Ok(())
+}
+
 /// Lays images of one size out in a grid with `cols` columns and a 2-pixel gap.
 pub fn grid(images: &[Image], cols: usize) -> Image {
     let first = &images[0];

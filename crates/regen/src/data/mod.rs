@@ -7,7 +7,7 @@ mod image;
 mod patches;
 mod tensor;
 
-pub use dataset::{Dataset, grid, labels_path_for};
+pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
 pub use folder::{IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder};
 pub use idx::Idx;
 pub use image::{Image, to_u8};

@@ -375,6 +375,11 @@ impl SnLinear {
     }
 }
 
+/// Images in [0, 1] from generator output in [-1, 1].
+pub fn to_unit(x: Tensor<4>) -> Tensor<4> {
+    ((x + 1.0) * 0.5).clamp(0.0, 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

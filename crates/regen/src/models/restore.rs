@@ -28,6 +28,8 @@ pub enum Arch {
     DnCnn,
 }
 
+crate::choice::named!(Arch, "arch", "encdec or dncnn");
+
 /// Shape of a restoration network.
 #[derive(Config, Debug)]
 pub struct RestoreConfig {

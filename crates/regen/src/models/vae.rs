@@ -28,6 +28,8 @@ pub enum Likelihood {
     Gaussian,
 }
 
+crate::choice::named!(Likelihood, "likelihood", "bernoulli or gaussian");
+
 /// Shape of a VAE.
 #[derive(Config, Debug)]
 pub struct VaeConfig {

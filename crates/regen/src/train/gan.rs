@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::checkpoint::{self, ModelCard};
 use crate::data::{Dataset, Image, grid, tensor_to_images};
 use crate::error::{Error, Result};
+use crate::models::gan::to_unit;
 use crate::models::{GanConfig, GanDiscriminator, GanGenerator};
 use crate::rng::Rng;
 use crate::train::progress::Progress;
@@ -39,6 +40,8 @@ pub enum GanLoss {
     /// Hinge: D minimises relu(1 - D(x)) + relu(1 + D(G(z))) on logits, G minimises -D(G(z)).
     Hinge,
 }
+
+crate::choice::named!(GanLoss, "loss", "ns, minimax or hinge");
 
 /// Everything that defines a GAN training run (`config.toml` in the run folder).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -229,11 +232,6 @@ fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
 fn noise(rng: &mut Rng, b: usize, latent: usize, device: &Device) -> Tensor<2> {
     let z: Vec<f32> = (0..b * latent).map(|_| rng.normal() as f32).collect();
     Tensor::from_data(TensorData::new(z, [b, latent]), device)
-}
-
-/// Images in [0, 1] from generator output in [-1, 1].
-pub fn to_unit(x: Tensor<4>) -> Tensor<4> {
-    ((x + 1.0) * 0.5).clamp(0.0, 1.0)
 }
 
 /// What one step of the game measured.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::corrupt::{Corruption, Sigma};
+use crate::corrupt::{Corruption, Sigma, Task};
 use crate::data::{Image, PatchSampler, load_folder, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
@@ -26,7 +26,7 @@ use crate::train::run::{self, OptimizerKind, RunDir, Schedule, TrainState, learn
 #[serde(deny_unknown_fields, default)]
 pub struct RestoreTrainConfig {
     /// `denoise`, `inpaint` or `deblur`.
-    pub task: String,
+    pub task: Task,
     /// Folder of training images, or an IDX image file.
     pub data: PathBuf,
     /// The network.
@@ -87,12 +87,10 @@ fn default_model() -> RestoreConfig {
 impl Default for RestoreTrainConfig {
     fn default() -> Self {
         RestoreTrainConfig {
-            task: "denoise".into(),
+            task: Task::Denoise,
             data: PathBuf::new(),
             model: default_model(),
-            corruption: Corruption::Gaussian {
-                sigma: Sigma::Range(0.0, 50.0),
-            },
+            corruption: Corruption::train_default(Task::Denoise),
             patch: 64,
             batch: 16,
             steps: 20_000,
@@ -117,47 +115,40 @@ impl Default for RestoreTrainConfig {
 }
 
 impl RestoreTrainConfig {
-    /// Reads a TOML config file; unknown keys are an error.
-    pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        toml::from_str(&text)
-            .map_err(|e| Error::bad_file(path, format!("bad config: {}", e.message())))
-    }
-
     /// The config as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
     }
 
-    /// What validation images are damaged with: Gaussian noise of `val_sigma` (denoise);
-    /// free-form strokes over 10-25% of the image (inpaint); a Gaussian blur of sigma 1.6
-    /// plus noise of sigma 2 (deblur). The last two are the test settings of the README.
+    /// What validation images are damaged with: the test damage of the task
+    /// ([`Corruption::test_default`]), with Gaussian noise of `val_sigma` for denoising.
     pub fn val_corruption(&self) -> Corruption {
-        match self.task.as_str() {
-            "inpaint" => Corruption::Inpaint {
-                mask: crate::corrupt::mask::MaskKind::Strokes {
-                    coverage: (0.10, 0.25),
-                    width: (0.03, 0.08),
-                },
-            },
-            "deblur" => Corruption::Blur {
-                blur: crate::corrupt::blur::BlurKind::Gaussian { sigma: 1.6 },
-                noise: Sigma::Fixed(2.0),
-            },
-            _ => Corruption::Gaussian {
-                sigma: Sigma::Fixed(self.val_sigma),
-            },
+        Corruption::test_default(self.task, self.val_sigma)
+    }
+
+    /// Sets the task; a corruption of another task gives way to the new task's default.
+    pub fn set_task(&mut self, task: Task) {
+        if self.corruption.task() != task {
+            self.corruption = Corruption::train_default(task);
         }
+        self.task = task;
+    }
+
+    /// Sets the training noise: the noise after the blur when deblurring, else Gaussian
+    /// noise of `sigma`. Inpainting adds no noise.
+    pub fn set_sigma(&mut self, sigma: Sigma) -> Result<()> {
+        match &mut self.corruption {
+            Corruption::Blur { noise, .. } => *noise = sigma,
+            Corruption::Inpaint { .. } => {
+                return Err(Error::arg("--sigma: inpainting training adds no noise"));
+            }
+            c => *c = Corruption::Gaussian { sigma },
+        }
+        Ok(())
     }
 
     /// Checks the values before any work starts.
     pub fn validate(&self) -> Result<()> {
-        if Corruption::default_for(&self.task).is_none() {
-            return Err(Error::arg(format!(
-                "--task {}: use denoise, inpaint or deblur",
-                self.task
-            )));
-        }
         if self.corruption.task() != self.task {
             return Err(Error::arg(format!(
                 "--task {} cannot be trained on {} damage ({:?})",
@@ -166,7 +157,7 @@ impl RestoreTrainConfig {
                 self.corruption
             )));
         }
-        if self.non_blind && self.task != "deblur" {
+        if self.non_blind && self.task != Task::Deblur {
             return Err(Error::arg(format!(
                 "--non-blind is for --task deblur, not {}",
                 self.task
@@ -271,8 +262,7 @@ pub fn train_restore(
     let mut cfg = cfg.clone();
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
     // the blurred image and its Wiener estimate.
-    let two = cfg.task == "inpaint" || (cfg.task == "deblur" && cfg.non_blind);
-    cfg.model.in_channels = if two { 2 } else { 1 };
+    cfg.model.in_channels = cfg.task.input_planes(cfg.non_blind);
     let cfg = &cfg;
     let mut run = RunDir::open(out, resume)?;
     let all = load_gray_images(&cfg.data)?;
@@ -335,7 +325,7 @@ pub fn train_restore(
         notes,
         ..ModelCard::new(
             "restore",
-            &cfg.task,
+            &cfg.task.to_string(),
             serde_json::to_value(&cfg.model).expect("config serialises"),
             step,
         )
@@ -554,7 +544,7 @@ fn make_batch(
         let mask = c.mask.map(|m| m.data);
         let planes = model_inputs(
             &cfg.model,
-            &cfg.task,
+            cfg.task,
             &damaged.data,
             mask.as_deref(),
             c.kernel.as_ref(),
@@ -579,7 +569,12 @@ pub fn validate(
     corruption: &Corruption,
     seed: u64,
 ) -> (f64, f64) {
-    let card = ModelCard::new("restore", corruption.task(), serde_json::Value::Null, 0);
+    let card = ModelCard::new(
+        "restore",
+        &corruption.task().to_string(),
+        serde_json::Value::Null,
+        0,
+    );
     let r = Restorer::new(net.clone(), config.clone(), card);
     let (mut tp, mut ts) = (0.0, 0.0);
     for (i, img) in val.iter().enumerate() {
@@ -587,7 +582,7 @@ pub fn validate(
         let damaged = c.image.quantized_8bit();
         let mask = c.mask.map(|m| m.data);
         let (h, w) = (img.height, img.width);
-        let out = r.restore_plane_with(&damaged.data, mask.as_deref(), c.kernel.as_ref(), h, w);
+        let out = r.restore_plane(&damaged.data, mask.as_deref(), c.kernel.as_ref(), h, w);
         tp += psnr(&out, &img.data);
         ts += ssim(&out, &img.data, img.height, img.width);
     }
@@ -607,14 +602,14 @@ mod task_tests {
     /// the mask as a second input, and its output keeps every known pixel.
     #[test]
     fn inpaint_and_deblur_train_and_inpainting_keeps_known_pixels() {
-        for task in ["inpaint", "deblur"] {
+        for task in [Task::Inpaint, Task::Deblur] {
             let dir =
                 std::env::temp_dir().join(format!("regen-task-{task}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let mut cfg = RestoreTrainConfig {
-                task: task.into(),
+                task,
                 data: fixture(),
-                corruption: Corruption::default_for(task).unwrap(),
+                corruption: Corruption::train_default(task),
                 patch: 32,
                 batch: 4,
                 steps: 6,
@@ -698,7 +693,7 @@ mod task_tests {
     #[test]
     fn a_task_and_a_corruption_that_do_not_match_are_refused() {
         let cfg = RestoreTrainConfig {
-            task: "deblur".into(),
+            task: Task::Deblur,
             data: fixture(),
             ..RestoreTrainConfig::default()
         };

@@ -31,6 +31,8 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+crate::choice::named!(OptimizerKind, "optimizer", "adam or sgd");
+
 /// Learning-rate schedule over the whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +43,27 @@ pub enum Schedule {
     Cosine,
     /// `lr`, divided by 10 at 50% and again at 75% of the run.
     Step,
+}
+
+crate::choice::named!(Schedule, "schedule", "cosine, step or constant");
+
+/// Reads a run's TOML training config: `config` when given, else on `resume` the run
+/// folder's own `config.toml` (so a resumed run keeps what it was started with), else the
+/// defaults. Flags are laid over the result by the caller.
+pub fn load_config<T: serde::de::DeserializeOwned + Default>(
+    config: Option<&Path>,
+    out: &Path,
+    resume: bool,
+) -> Result<T> {
+    let saved = out.join("config.toml");
+    let file = config
+        .map(Path::to_path_buf)
+        .or_else(|| (resume && saved.exists()).then_some(saved));
+    let Some(p) = file else {
+        return Ok(T::default());
+    };
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+    toml::from_str(&text).map_err(|e| Error::bad_file(&p, format!("bad config: {}", e.message())))
 }
 
 /// The learning rate at `step` of `total`, after a linear warm-up of `warmup` steps.
@@ -278,14 +301,14 @@ impl RunDir {
         let mut store = BurnpackStore::from_bytes(None);
         model
             .save_into(&mut store)
-            .map_err(|e| Error::arg(format!("cannot serialise training model: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot serialise training model: {e}")))?;
         let bytes = store
             .get_bytes()
-            .map_err(|e| Error::arg(format!("cannot serialise training model: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot serialise training model: {e}")))?;
         write_atomic(&tmp.join("train-model.bpk"), &bytes)?;
         let ob = optim
             .into_bytes()
-            .map_err(|e| Error::arg(format!("cannot serialise optimizer: {e:?}")))?;
+            .map_err(|e| Error::internal(format!("cannot serialise optimizer: {e:?}")))?;
         write_atomic(&tmp.join("optimizer.bpk"), &ob)?;
         let st = serde_json::to_string_pretty(state).expect("state serialises");
         write_atomic(&tmp.join("state.json"), st.as_bytes())?;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::data::{Dataset, Image};
 use crate::error::{Error, Result};
-use crate::eval_generate::{accuracy, fit_classifier};
+use crate::eval::generate::{accuracy, fit_classifier};
 use crate::generate::Generator;
 use crate::rng::Rng;
 use crate::train::{GanTrainConfig, VaeTrainConfig, gan::train_gan_on, vae::train_vae_on};
@@ -36,6 +36,45 @@ pub struct AugmentConfig {
     pub vae: VaeTrainConfig,
     /// Folder for the generators' run folders (`seed-N/gan`, `seed-N/vae`).
     pub work: PathBuf,
+    /// Remove `work` when done (a temporary folder).
+    pub remove_work: bool,
+}
+
+impl AugmentConfig {
+    /// The experiment of `regen eval augment`: seeds `0..seeds`, the generators trained with
+    /// their default settings for the given epochs, without checkpoints, the VAE holding out
+    /// only 10 images (the subset is all the labelled data there is). Without `work` the
+    /// generators' runs go to a temporary folder, removed at the end.
+    pub fn new(
+        per_class: usize,
+        generated_per_class: usize,
+        seeds: u64,
+        classifier_steps: usize,
+        gan_epochs: u64,
+        vae_epochs: u64,
+        work: Option<PathBuf>,
+    ) -> AugmentConfig {
+        let temp = || std::env::temp_dir().join(format!("regen-augment-{}", std::process::id()));
+        AugmentConfig {
+            per_class,
+            generated_per_class,
+            seeds: (0..seeds).collect(),
+            classifier_steps,
+            gan: GanTrainConfig {
+                epochs: gan_epochs,
+                checkpoint_every: 1_000_000,
+                ..GanTrainConfig::default()
+            },
+            vae: VaeTrainConfig {
+                epochs: vae_epochs,
+                val_images: 10,
+                checkpoint_every: 1_000_000,
+                ..VaeTrainConfig::default()
+            },
+            remove_work: work.is_none(),
+            work: work.unwrap_or_else(temp),
+        }
+    }
 }
 
 /// One classifier's result.
@@ -49,6 +88,45 @@ pub struct AugmentRow {
     pub train_images: usize,
     /// Test accuracy.
     pub accuracy: f64,
+}
+
+/// The methods compared, in the order of the table.
+pub const METHODS: [&str; 3] = ["real only", "real + cGAN", "real + cVAE"];
+
+/// The Markdown table of `rows`: one row per method, one column per seed, then the mean
+/// and the sample standard deviation over seeds; `test` names the test set.
+pub fn table(rows: &[AugmentRow], cfg: &AugmentConfig, test: &std::path::Path) -> String {
+    let mut s = format!(
+        "{} real images per class (+ {} generated per class), {} classifier steps, test set {}\n",
+        cfg.per_class,
+        cfg.generated_per_class,
+        cfg.classifier_steps,
+        test.display()
+    );
+    let seeds: Vec<String> = cfg.seeds.iter().map(|s| format!("seed {s}")).collect();
+    s += &format!("| training set | {} | mean +- sd |\n", seeds.join(" | "));
+    s += &format!("|---|{}---|\n", "---|".repeat(seeds.len()));
+    for method in METHODS {
+        let acc: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.method == method)
+            .map(|r| 100.0 * r.accuracy)
+            .collect();
+        let (mean, sd) = mean_sd(&acc);
+        let cells: Vec<String> = acc.iter().map(|v| format!("{v:.2}%")).collect();
+        s += &format!(
+            "| {method} | {} | {mean:.2}% +- {sd:.2} |\n",
+            cells.join(" | ")
+        );
+    }
+    s
+}
+
+/// Mean and sample standard deviation (n - 1 in the denominator; 0 for one value).
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+    (mean, var.sqrt())
 }
 
 /// `per_class` images of each class of `data`, chosen with `seed`.
@@ -86,6 +164,19 @@ pub fn labelled_subset(data: &Dataset, per_class: usize, seed: u64) -> Result<Da
 
 /// Runs the experiment; `note` hears what is happening.
 pub fn augment(
+    train: &Dataset,
+    test: &Dataset,
+    cfg: &AugmentConfig,
+    note: impl Fn(&str),
+) -> Result<Vec<AugmentRow>> {
+    let rows = augment_in(train, test, cfg, note);
+    if cfg.remove_work {
+        let _ = std::fs::remove_dir_all(&cfg.work);
+    }
+    rows
+}
+
+fn augment_in(
     train: &Dataset,
     test: &Dataset,
     cfg: &AugmentConfig,

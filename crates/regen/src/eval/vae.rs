@@ -13,21 +13,65 @@ use crate::metrics::Probe;
 use crate::models::{Likelihood, Vae, VaeConfig};
 use crate::rng::Rng;
 
-/// The figures, all per image, in nats.
+/// The figures, all per image, in nats. (Fields in alphabetical order, which is the order
+/// of the JSON report.)
 #[derive(Clone, Debug, Serialize)]
 pub struct VaeReport {
     /// Images evaluated.
     pub images: usize,
-    /// E_q[-log p(x|z)] with one z per image.
-    pub recon: f64,
+    /// Negative importance-weighted bound (a tighter upper bound on -log p(x)).
+    pub iw_nll: f64,
+    /// Samples of the importance-weighted bound.
+    pub k: usize,
     /// KL(q(z|x) || p(z)), exact.
     pub kl: f64,
     /// Negative ELBO = recon + kl (an upper bound on -log p(x)).
     pub nelbo: f64,
-    /// Samples of the importance-weighted bound.
-    pub k: usize,
-    /// Negative importance-weighted bound (a tighter upper bound on -log p(x)).
-    pub iw_nll: f64,
+    /// Accuracy of a linear probe on the latent means ([`linear_probe`]), when one was fit.
+    pub probe_accuracy: Option<f64>,
+    /// E_q[-log p(x|z)] with one z per image.
+    pub recon: f64,
+}
+
+impl VaeReport {
+    /// A plain-text table.
+    pub fn table(&self) -> String {
+        let mut s = format!("{} images, nats per image\n", self.images);
+        s += &format!("reconstruction   {:>9.2}\n", self.recon);
+        s += &format!("KL               {:>9.2}\n", self.kl);
+        s += &format!("-ELBO            {:>9.2}\n", self.nelbo);
+        s += &format!(
+            "-log p(x) <= {:>9.2}  (importance-weighted, K = {})\n",
+            self.iw_nll, self.k
+        );
+        if let Some(acc) = self.probe_accuracy {
+            s += &format!(
+                "linear probe accuracy on latent means: {:.2}%\n",
+                100.0 * acc
+            );
+        }
+        s
+    }
+}
+
+/// `regen eval vae`: the VAE `model` (a shipped name or a path) on the images at `data`
+/// with `k` importance samples and, given `probe_train`, a linear probe fit on those
+/// labelled images' latent means.
+pub fn eval_files(
+    model: &str,
+    data: &std::path::Path,
+    k: usize,
+    seed: u64,
+    probe_train: Option<&std::path::Path>,
+) -> Result<VaeReport> {
+    let generator = Generator::load(model)?;
+    let data = Dataset::load(data)?;
+    let (vae, config) = generator.vae()?;
+    let mut r = eval_vae(vae, config, &data, k, seed)?;
+    if let Some(p) = probe_train {
+        r.probe_accuracy = Some(linear_probe(&generator, &Dataset::load(p)?, &data)?);
+    }
+    Ok(r)
 }
 
 /// Evaluates `vae` on every image of `data` (labels needed for a conditional model).
@@ -149,6 +193,7 @@ pub fn eval_vae(
         nelbo: (recon + kl) / n,
         k,
         iw_nll: iw / n,
+        probe_accuracy: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! Gaussian and median filters for noise; the harmonic fill for missing regions; Wiener
 //! deconvolution and Richardson-Lucy with the true kernel for blur.
 
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -12,10 +13,11 @@ use crate::classical::{
     crop, gaussian_filter, harmonic_fill, median_filter, mirror_pad, richardson_lucy,
     wiener_mirrored,
 };
-use crate::corrupt::{Corruption, Sigma};
-use crate::data::Image;
+use crate::corrupt::{Corruption, Sigma, Task};
+use crate::data::{Image, load_folder};
+use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
-use crate::restore::Restorer;
+use crate::restore::{NON_BLIND_DEBLURRER, Restorer};
 
 /// One method's scores.
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +177,57 @@ fn richardson_lucy_row(
             }
         })
         .max_by(|a, b| a.psnr.total_cmp(&b.psnr))
+}
+
+/// The models `regen eval restore` scores for `task`: `model` or the shipped default and,
+/// for deblurring without a named model, the shipped non-blind deblurrer beside the blind
+/// one. Each is given the true kernel of each image by [`eval_restore`].
+pub fn models_for(model: Option<&str>, task: Task, ensemble: bool) -> Result<Vec<Restorer>> {
+    let mut models = vec![Restorer::load_for(model, task)?];
+    if task == Task::Deblur && model.is_none() {
+        models.push(Restorer::load_for(Some(NON_BLIND_DEBLURRER), task)?);
+    }
+    for m in &mut models {
+        m.ensemble = ensemble;
+    }
+    Ok(models)
+}
+
+/// `regen eval restore`: the models for `task` ([`models_for`]) and the baselines on the
+/// images of the folder `data`, damaged by `damage` (image i with seed `seed + i`). Files
+/// that are not images are skipped, each passed to `note`.
+pub fn eval_folder(
+    model: Option<&str>,
+    task: Task,
+    ensemble: bool,
+    data: &Path,
+    damage: &Corruption,
+    seed: u64,
+    note: impl Fn(&Error),
+) -> Result<Report> {
+    let models = models_for(model, task, ensemble)?;
+    let (clean, skipped) = test_images(data)?;
+    skipped.iter().for_each(note);
+    let models: Vec<&Restorer> = models.iter().collect();
+    Ok(eval_restore(&models, &clean, damage, seed))
+}
+
+/// The clean test images of a folder, and the files in it that are not images (skipped).
+/// Images under 11x11 pixels, too small for SSIM's window, are refused.
+pub fn test_images(dir: &Path) -> Result<(Vec<Image>, Vec<Error>)> {
+    let loaded = load_folder(dir)?;
+    if let Some((p, _)) = loaded
+        .images
+        .iter()
+        .find(|(_, i)| i.height < 11 || i.width < 11)
+    {
+        return Err(Error::bad_file(
+            p,
+            "smaller than 11x11 pixels, too small for SSIM",
+        ));
+    }
+    let images = loaded.images.into_iter().map(|(_, i)| i).collect();
+    Ok((images, loaded.errors))
 }
 
 /// Damages each clean image with `damage` (image i with seed `seed + i`, then rounded to 8

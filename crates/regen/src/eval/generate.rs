@@ -38,6 +38,34 @@ pub struct GenReport {
     pub class_shares: Vec<f64>,
 }
 
+impl GenReport {
+    /// A plain-text table.
+    pub fn table(&self) -> String {
+        let shares: Vec<String> = self
+            .class_shares
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{c}: {:.1}%", 100.0 * s))
+            .collect();
+        format!(
+            "{n} real vs {n} generated images; feature classifier test accuracy {:.2}%\n\
+             Frechet distance   {:>10.3}\n\
+             KID x 1000         {:>10.3} +- {:.3}\n\
+             precision (k=5)    {:>10.3}\n\
+             recall (k=5)       {:>10.3}\n\
+             samples per predicted class: {}\n",
+            100.0 * self.classifier_accuracy,
+            self.frechet,
+            self.kid_x1000.0,
+            self.kid_x1000.1,
+            self.precision,
+            self.recall,
+            shares.join(", "),
+            n = self.n,
+        )
+    }
+}
+
 /// Where the classifier for `data` trained with `seed` is cached.
 pub fn cache_path(data: &Path, seed: u64) -> Result<PathBuf> {
     let bytes = std::fs::read(data).map_err(|e| Error::io(data, e))?;
@@ -177,6 +205,16 @@ fn predict(net: &Classifier, images: &[&Image]) -> Vec<usize> {
 /// The classifier's feature vector of each image.
 fn features(net: &Classifier, images: &[&Image]) -> Vec<Vec<f32>> {
     rows(images, |x| net.features(x))
+}
+
+/// `regen eval generate`: `n` images of the labelled real data at `data` against `n` of
+/// the generated ones at `samples` (a folder or an IDX file), in the features of the
+/// classifier for `data` and `seed` (trained once, then cached).
+pub fn eval_files(data: &Path, samples: &Path, n: usize, seed: u64) -> Result<GenReport> {
+    let real = Dataset::load(data)?;
+    let fake = Dataset::load(samples)?;
+    let (net, acc) = classifier_for(data, &real, seed)?;
+    eval_generate(&net, acc, &real.images, &fake.images, real.classes, n, seed)
 }
 
 /// Compares the first `n` images of `real` with the first `n` of `fake`.

@@ -1,0 +1,31 @@
+//! `regen restore`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use regen::restore::{Restorer, load_mask};
+use regen::{Error, batch};
+
+use crate::args::RestoreArgs;
+
+pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
+    if a.tile < 16 {
+        return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
+    }
+    let kernel = regen::corrupt::blur::known_kernel(a.blur, a.blur_sigma, a.length, a.angle)?;
+    let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel)?;
+    regen::restore::check_mask(a.task, a.mask.as_deref())?;
+    model.tile = a.tile;
+    model.ensemble = a.ensemble;
+    let (jobs, mut errors) = batch::plan(&a.io.inputs, &a.io.output)?;
+    let n = jobs.len();
+    errors.extend(batch::run(&jobs, |i, img| match &a.mask {
+        Some(m) => {
+            let path = batch::side_path(m, &jobs[i], &a.io.output, n);
+            let mask = load_mask(&path, img.height, img.width)?;
+            Ok(model.restore_masked(img, Some(&mask)))
+        }
+        None => Ok(model.restore(img)),
+    }));
+    Ok(super::finish(jobs.len() + errors.len(), errors))
+}
