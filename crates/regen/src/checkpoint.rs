@@ -126,3 +126,49 @@ pub fn load_weights<M: ModuleSnapshot>(path: &Path, bytes: Vec<u8>, module: &mut
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
+
+/// Safetensors bytes with the first convolution's weight `[out, from, k, k]` (the only
+/// 4-d tensor with `from` input planes whose name ends in `convs.0.weight` of the head or
+/// body) padded with zeros to `[out, to, k, k]`: a network given more input planes than
+/// the checkpoint had starts out ignoring them.
+pub fn widen_first_conv(
+    bytes: &[u8],
+    from: usize,
+    to: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+    let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut widened = 0;
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let first = name.ends_with("head.convs.0.weight") || name.ends_with("body.convs.0.weight");
+        if first && shape.len() == 4 && shape[1] == from && view.dtype() == Dtype::F32 {
+            let (out, kk) = (shape[0], shape[2] * shape[3]);
+            let src = view.data();
+            let mut data = vec![0u8; out * to * kk * 4];
+            for o in 0..out {
+                let n = from * kk * 4;
+                data[o * to * kk * 4..o * to * kk * 4 + n]
+                    .copy_from_slice(&src[o * n..(o + 1) * n]);
+            }
+            owned.push((name, Dtype::F32, vec![out, to, shape[2], shape[3]], data));
+            widened += 1;
+        } else {
+            owned.push((name, view.dtype(), shape, view.data().to_vec()));
+        }
+    }
+    if widened != 1 {
+        return Err(format!(
+            "found {widened} first convolutions to widen, expected 1"
+        ));
+    }
+    let views = owned
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
+}

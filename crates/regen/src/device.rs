@@ -1,5 +1,5 @@
-//! The one place that chooses where tensors live. GPU backends arrive later as Cargo
-//! features; nothing outside this file names a backend.
+//! The one place that chooses where tensors live: burn-flex on the CPU, with regen's own
+//! convolution kernels ([`crate::engine`]). Nothing outside this file names a backend.
 
 use burn::tensor::Device;
 

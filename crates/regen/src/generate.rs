@@ -6,7 +6,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, images_to_tensor, tensor_to_images};
+use crate::data::{Dataset, Image, images_to_tensor, one_hot, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::{GanConfig, GanGenerator, Vae, VaeConfig};
 use crate::rng::Rng;
@@ -82,16 +82,7 @@ impl Generator {
     /// One-hot labels `[n, k]` for a conditional model, `None` otherwise.
     fn labels(&self, classes: &[usize]) -> Option<Tensor<2>> {
         let k = self.classes();
-        (k > 0).then(|| {
-            let oh: Vec<f32> = classes
-                .iter()
-                .flat_map(|&c| (0..k).map(move |j| if j == c { 1.0 } else { 0.0 }))
-                .collect();
-            Tensor::from_data(
-                TensorData::new(oh, [classes.len(), k]),
-                &crate::device::device(),
-            )
-        })
+        (k > 0).then(|| one_hot(classes, k, &crate::device::device()))
     }
 
     fn check_image(&self, img: &Image) -> Result<()> {

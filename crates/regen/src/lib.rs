@@ -1,7 +1,14 @@
 //! regen: train, evaluate and run image generation and restoration models on the CPU.
 //!
 //! Data flows one way: files -> [`data`] -> [`corrupt`] -> [`train`] -> [`checkpoint`] ->
-//! [`restore`] -> files, with [`metrics`] reading both ends.
+//! [`restore`] / [`generate`] -> files, with [`metrics`] and [`eval`] reading both ends.
+//! Imports point one way too, each layer using only those above it:
+//!
+//! 1. [`Error`], [`fsutil`], [`rng`], [`pad`]: foundations;
+//! 2. [`engine`] (the convolution kernels) and [`device`]; [`data`] and [`metrics`];
+//! 3. [`corrupt`], then [`classical`]; [`models`]; [`checkpoint`] and [`shipped`];
+//! 4. inference: [`restore`], [`generate`], [`batch`]; [`plot`];
+//! 5. [`train`] (which validates through [`restore`]), then [`eval`].
 
 pub mod batch;
 pub mod checkpoint;
@@ -17,6 +24,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod metrics;
 pub mod models;
+pub mod pad;
 pub mod plot;
 pub mod restore;
 pub mod rng;

@@ -267,7 +267,7 @@ impl Restorer {
         let (ph, pw) = (h.div_ceil(k) * k, w.div_ceil(k) * k);
         let mut padded = Vec::with_capacity(planes.len() * ph * pw);
         for p in planes {
-            padded.extend(pad_reflect(p, h, w, ph, pw));
+            padded.extend(crate::pad::pad_reflect(p, h, w, ph, pw));
         }
         let device = crate::device::device();
         let x = Tensor::<4>::from_data(TensorData::new(padded, [1, planes.len(), ph, pw]), &device);
@@ -379,40 +379,10 @@ pub fn dihedral_map(t: usize, h: usize, w: usize) -> Vec<usize> {
     map
 }
 
-/// Extends an `h` x `w` plane to `ph` x `pw` (bottom and right) by mirror reflection
-/// without repeating the edge (`d c b | a b c d | c b a`).
-pub fn pad_reflect(plane: &[f32], h: usize, w: usize, ph: usize, pw: usize) -> Vec<f32> {
-    let refl = |i: usize, n: usize| -> usize {
-        if n == 1 {
-            return 0;
-        }
-        let period = 2 * (n - 1);
-        let j = i % period;
-        if j < n { j } else { period - j }
-    };
-    let mut out = Vec::with_capacity(ph * pw);
-    for y in 0..ph {
-        let sy = refl(y, h);
-        for x in 0..pw {
-            out.push(plane[sy * w + refl(x, w)]);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::Arch;
-
-    #[test]
-    fn reflect_padding_mirrors_without_repeating_the_edge() {
-        let p = pad_reflect(&[1.0, 2.0, 3.0], 1, 3, 2, 6);
-        assert_eq!(
-            p,
-            vec![1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0]
-        );
-    }
 
     #[test]
     fn dihedral_maps_are_eight_distinct_permutations() {

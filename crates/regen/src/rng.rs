@@ -57,6 +57,14 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// Shuffles `items` in place (Fisher-Yates from the end, one [`Rng::below`] draw per
+    /// item after the first).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+
     /// Uniform integer in [0, n); `n` must be positive.
     pub fn below(&mut self, n: usize) -> usize {
         // Multiply-shift: unbiased enough for n far below 2^64.

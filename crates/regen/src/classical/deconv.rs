@@ -67,8 +67,8 @@ pub fn wiener(plane: &[f32], h: usize, w: usize, psf: &Kernel, balance: f64) -> 
 /// false edges at the border from the FFT's wrap-around. Not clamped.
 pub fn wiener_mirrored(plane: &[f32], h: usize, w: usize, psf: &Kernel, balance: f64) -> Vec<f32> {
     let r = psf.size;
-    let padded = super::mirror_pad(plane, h, w, r);
-    super::crop(
+    let padded = crate::pad::mirror_pad(plane, h, w, r);
+    crate::pad::crop(
         &wiener(&padded, h + 2 * r, w + 2 * r, psf, balance),
         h,
         w,

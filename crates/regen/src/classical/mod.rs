@@ -6,42 +6,7 @@ pub mod inpaint;
 pub use deconv::{richardson_lucy, wiener, wiener_mirrored};
 pub use inpaint::harmonic_fill;
 
-/// Mirror index for borders, scipy's `reflect` mode (`d c b a | a b c d | d c b a`).
-pub(crate) fn mirror(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let period = 2 * n;
-    let mut j = i.rem_euclid(period);
-    if j >= n {
-        j = period - 1 - j;
-    }
-    j as usize
-}
-
-/// `plane` extended by `r` mirrored pixels on every side; deconvolution baselines run on it
-/// so that neither the FFT's wrap-around (Wiener) nor zero padding (Richardson-Lucy) puts
-/// false edges at the border, which would handicap them unfairly.
-pub(crate) fn mirror_pad(plane: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    let (ph, pw) = (h + 2 * r, w + 2 * r);
-    let mut out = Vec::with_capacity(ph * pw);
-    for y in 0..ph {
-        let sy = mirror(y as isize - r as isize, h);
-        for x in 0..pw {
-            out.push(plane[sy * w + mirror(x as isize - r as isize, w)]);
-        }
-    }
-    out
-}
-
-pub(crate) fn crop(plane: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    let pw = w + 2 * r;
-    (0..h)
-        .flat_map(|y| {
-            plane[(y + r) * pw + r..(y + r) * pw + r + w]
-                .iter()
-                .copied()
-        })
-        .collect()
-}
+use crate::pad::mirror;
 
 /// Gaussian filter of standard deviation `sigma` pixels, truncated at 4 sigma, borders
 /// reflected; as `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect')`.

@@ -227,9 +227,9 @@ impl Kernel {
                 let mut s = 0.0f64;
                 for ky in 0..self.size {
                     // Convolution flips the kernel: output(y) = sum k(j) in(y - (j - r)).
-                    let sy = crate::classical::mirror(y as isize - (ky as isize - r), h);
+                    let sy = crate::pad::mirror(y as isize - (ky as isize - r), h);
                     for kx in 0..self.size {
-                        let sx = crate::classical::mirror(x as isize - (kx as isize - r), w);
+                        let sx = crate::pad::mirror(x as isize - (kx as isize - r), w);
                         s += self.data[ky * self.size + kx] as f64 * plane[sy * w + sx] as f64;
                     }
                 }

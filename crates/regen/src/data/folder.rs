@@ -75,3 +75,42 @@ pub fn load_folder(dir: &Path) -> Result<LoadedFolder> {
     }
     Ok(out)
 }
+
+/// Loads one-channel training images from a folder (colour is reduced to luminance) or an
+/// IDX image file.
+pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
+    if path.is_file() {
+        let data = crate::data::Dataset::load(path)?;
+        return Ok(data.images.iter().map(luminance).collect());
+    }
+    if !path.exists() {
+        return Err(Error::io(
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let loaded = load_folder(path)?;
+    for p in &loaded.skipped {
+        eprintln!("note: skipping {} (not an image)", p.display());
+    }
+    for e in &loaded.errors {
+        eprintln!("note: skipping {e}");
+    }
+    Ok(loaded
+        .images
+        .iter()
+        .map(|(_, img)| luminance(img))
+        .collect())
+}
+
+/// The one-channel version of an image (Rec. 601 luma for colour; alpha dropped).
+pub fn luminance(img: &Image) -> Image {
+    if img.color_channels() == 1 {
+        return img.channel(0);
+    }
+    let (r, g, b) = (img.plane(0), img.plane(1), img.plane(2));
+    let y = (0..r.len())
+        .map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i])
+        .collect();
+    Image::gray(img.height, img.width, y)
+}

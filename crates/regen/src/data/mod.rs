@@ -8,8 +8,11 @@ mod patches;
 mod tensor;
 
 pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
-pub use folder::{IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder};
+pub use folder::{
+    IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder, load_gray_images,
+    luminance,
+};
 pub use idx::Idx;
 pub use image::{Image, to_u8};
 pub use patches::{PatchSampler, dihedral, split};
-pub use tensor::{images_to_tensor, tensor_to_images};
+pub use tensor::{images_to_tensor, one_hot, tensor_to_images};

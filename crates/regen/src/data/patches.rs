@@ -66,9 +66,7 @@ pub fn dihedral(t: usize, y: usize, x: usize, s: usize) -> (usize, usize) {
 pub fn split(n: usize, val: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut idx: Vec<usize> = (0..n).collect();
     let mut rng = Rng::new(seed);
-    for i in (1..n).rev() {
-        idx.swap(i, rng.below(i + 1));
-    }
+    rng.shuffle(&mut idx);
     let val = val.min(n);
     let v = idx[..val].to_vec();
     let mut t = idx[val..].to_vec();

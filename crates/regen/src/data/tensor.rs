@@ -11,6 +11,15 @@ pub fn images_to_tensor(images: &[&Image], device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(px, [images.len(), c, h, w]), device)
 }
 
+/// One-hot rows `[n, k]` on `device` for the class labels `labels` (each below `k`).
+pub fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
+    let mut oh = vec![0.0f32; labels.len() * k];
+    for (r, &c) in labels.iter().enumerate() {
+        oh[r * k + c] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(oh, [labels.len(), k]), device)
+}
+
 /// Splits `[n, c, h, w]` into `n` images.
 pub fn tensor_to_images(t: Tensor<4>) -> Vec<Image> {
     let [b, c, h, w] = t.dims();

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Mat, gemm, gemm_nt_acc};
-use super::kernels::{Act, Geom, sum_parts};
+use super::geom::{Act, Geom, sum_parts};
 
 /// The range of output columns `ox` whose input column `ox * s + tap - pad` lies in
 /// `0..len`.

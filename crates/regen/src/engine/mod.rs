@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod direct;
 pub mod gemm;
+pub mod geom;
 pub mod im2col;
 pub mod kernels;
 pub mod loss;

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Simd, simd};
-use super::kernels::{Act, Geom};
+use super::geom::{Act, Geom};
 
 /// Whether this kernel serves `g`: stride 1, padding smaller than the kernel, and at most
 /// three output channels.

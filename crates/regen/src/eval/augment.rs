@@ -137,9 +137,7 @@ pub fn labelled_subset(data: &Dataset, per_class: usize, seed: u64) -> Result<Da
         .ok_or_else(|| Error::arg("the training data needs labels"))?;
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut rng = Rng::derived(seed, 0xA06);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
+    rng.shuffle(&mut order);
     let mut taken = vec![0usize; data.classes];
     let mut pick = Vec::new();
     for i in order {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Tensor, TensorData};
 use serde::Serialize;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, images_to_tensor, split};
+use crate::data::{Dataset, Image, images_to_tensor, one_hot, split};
 use crate::error::{Error, Result};
 use crate::metrics::{frechet_distance, kid, precision_recall};
 use crate::models::{Classifier, ClassifierConfig};
@@ -120,16 +120,11 @@ pub fn fit_classifier(
     let mut rng = Rng::new(seed);
     for _ in 0..epochs {
         let mut order: Vec<usize> = (0..images.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut order);
         for chunk in order.chunks(128) {
             let imgs: Vec<&Image> = chunk.iter().map(|&i| images[i]).collect();
-            let mut oh = vec![0.0f32; chunk.len() * classes];
-            for (r, &i) in chunk.iter().enumerate() {
-                oh[r * classes + labels[i]] = 1.0;
-            }
-            let y = Tensor::<2>::from_data(TensorData::new(oh, [chunk.len(), classes]), &device);
+            let batch: Vec<usize> = chunk.iter().map(|&i| labels[i]).collect();
+            let y = one_hot(&batch, classes, &device);
             let logp = log_softmax(net.forward(images_to_tensor(&imgs, &device)), 1);
             let loss = (logp * y).sum().neg() / chunk.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &net);

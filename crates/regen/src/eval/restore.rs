@@ -10,13 +10,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::classical::{
-    crop, gaussian_filter, harmonic_fill, median_filter, mirror_pad, richardson_lucy,
-    wiener_mirrored,
+    gaussian_filter, harmonic_fill, median_filter, richardson_lucy, wiener_mirrored,
 };
 use crate::corrupt::{Corruption, Sigma, Task};
 use crate::data::{Image, load_folder};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
+use crate::pad::{crop, mirror_pad};
 use crate::restore::{NON_BLIND_DEBLURRER, Restorer};
 
 /// One method's scores.

@@ -187,10 +187,25 @@ impl Vae {
         h
     }
 
-    /// Encode, draw z = mu + exp(logvar / 2) * eps with eps ~ N(0, I), decode.
+    /// Encode, draw z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) from the device's
+    /// generator, decode.
     pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> VaeOutput {
+        self.forward_with(x, labels, |mu| {
+            mu.random_like(Distribution::Normal(0.0, 1.0))
+        })
+    }
+
+    /// As [`Vae::forward`], with `eps` (`[b, latent]`, made from the means' shape) drawn
+    /// by the caller: training draws it from the run's own generator, which its checkpoints
+    /// keep, so a resumed run continues the same noise.
+    pub fn forward_with(
+        &self,
+        x: Tensor<4>,
+        labels: Option<Tensor<2>>,
+        eps: impl FnOnce(&Tensor<2>) -> Tensor<2>,
+    ) -> VaeOutput {
         let (mu, logvar) = self.encode(x, labels.clone());
-        let eps = mu.random_like(Distribution::Normal(0.0, 1.0));
+        let eps = eps(&mu);
         let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
         VaeOutput {
             logits: self.decode(z, labels),

@@ -88,10 +88,19 @@ pub fn learning_rate(
     }
 }
 
-/// Builds the optimizer.
+/// Builds the optimizer: Adam with beta1 0.9 or SGD with `momentum`.
 pub fn optimizer(kind: OptimizerKind, momentum: f64) -> ModuleOptimizer {
+    optimizer_with(kind, 0.9, momentum)
+}
+
+/// Builds the optimizer: Adam (`beta1`, beta2 0.999, epsilon 1e-8, as PyTorch's) or SGD
+/// with `momentum` and no dampening (as PyTorch's; burn defaults to 0.1).
+pub fn optimizer_with(kind: OptimizerKind, beta1: f64, momentum: f64) -> ModuleOptimizer {
     match kind {
-        OptimizerKind::Adam => burn::optim::AdamConfig::new().with_epsilon(1e-8).init(),
+        OptimizerKind::Adam => burn::optim::AdamConfig::new()
+            .with_beta_1(beta1 as f32)
+            .with_epsilon(1e-8)
+            .init(),
         OptimizerKind::Sgd => burn::optim::SgdConfig::new()
             .with_momentum(Some(
                 burn::optim::momentum::MomentumConfig::new()
@@ -139,9 +148,7 @@ impl EpochOrder {
         if self.epoch != Some(epoch) {
             self.order.clone_from(&self.items);
             let mut r = Rng::derived(self.seed, epoch);
-            for i in (1..self.order.len()).rev() {
-                self.order.swap(i, r.below(i + 1));
-            }
+            r.shuffle(&mut self.order);
             self.epoch = Some(epoch);
         }
         &self.order

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, grid, images_to_tensor, split, tensor_to_images};
+use crate::data::{Dataset, Image, grid, images_to_tensor, one_hot, split, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::{Vae, VaeConfig, vae_loss};
 use crate::rng::Rng;
@@ -81,11 +81,8 @@ fn batch_tensors(
     let x = images_to_tensor(&imgs, device);
     let y = (classes > 0).then(|| {
         let labels = data.labels.as_ref().expect("conditional data is labelled");
-        let mut oh = vec![0.0f32; idx.len() * classes];
-        for (r, &i) in idx.iter().enumerate() {
-            oh[r * classes + labels[i]] = 1.0;
-        }
-        Tensor::from_data(TensorData::new(oh, [idx.len(), classes]), device)
+        let batch: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
+        one_hot(&batch, classes, device)
     });
     (x, y)
 }
@@ -105,8 +102,33 @@ pub fn nelbo(vae: &Vae, cfg: &VaeConfig, data: &Dataset, idx: &[usize]) -> (f64,
     (r / idx.len() as f64, k / idx.len() as f64)
 }
 
+impl VaeTrainConfig {
+    /// Checks the values that do not depend on the data, before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch == 0 || self.epochs == 0 || self.checkpoint_every == 0 || self.keep == 0 {
+            return Err(Error::arg(
+                "batch, epochs, checkpoint_every and keep must be positive",
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::arg(format!(
+                "--lr {}: must be a positive number",
+                self.lr
+            )));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(Error::arg(format!(
+                "--beta {}: must be a number of at least 0",
+                self.beta
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Trains (or resumes) a VAE into `out`.
 pub fn train_vae(cfg: &VaeTrainConfig, out: &Path, resume: bool, quiet: bool) -> Result<PathBuf> {
+    cfg.validate()?;
     let data = Dataset::load_for_generation(&cfg.data, "VAE", cfg.conditional)?;
     train_vae_on(cfg, &data, out, resume, quiet)
 }
@@ -119,11 +141,7 @@ pub fn train_vae_on(
     resume: bool,
     quiet: bool,
 ) -> Result<PathBuf> {
-    if cfg.batch == 0 || cfg.epochs == 0 || cfg.checkpoint_every == 0 || cfg.keep == 0 {
-        return Err(Error::arg(
-            "batch, epochs, checkpoint_every and keep must be positive",
-        ));
-    }
+    cfg.validate()?;
     data.check_for_generation(&cfg.data, "VAE", cfg.conditional)?;
     let first = &data.images[0];
     let mut cfg = cfg.clone();
@@ -151,7 +169,10 @@ pub fn train_vae_on(
     } else {
         (optim, None)
     };
-    let (mut step, mut best) = state.as_ref().map_or((0, None), |s| (s.step, s.best));
+    let (mut step, mut rng, mut best) = match state {
+        Some(s) => (s.step, s.rng, s.best),
+        None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
+    };
     run.truncate_metrics(step)?;
     let spe = train_idx.len().div_ceil(cfg.batch) as u64;
     let total = spe * cfg.epochs;
@@ -186,7 +207,11 @@ pub fn train_vae_on(
         let pos = (step % spe) as usize * cfg.batch;
         let idx = &order[pos..(pos + cfg.batch).min(order.len())];
         let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
-        let o = vae.forward(x.clone(), y);
+        let o = vae.forward_with(x.clone(), y, |mu| {
+            let [b, l] = mu.dims();
+            let eps: Vec<f32> = (0..b * l).map(|_| rng.normal() as f32).collect();
+            Tensor::from_data(TensorData::new(eps, [b, l]), &device)
+        });
         let (rec, kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);
         let w = if cfg.kl_warmup > 0 {
             cfg.beta * ((step + 1) as f64 / cfg.kl_warmup as f64).min(1.0)
@@ -232,7 +257,7 @@ pub fn train_vae_on(
         if step % cfg.checkpoint_every == 0 || step == total {
             let st = TrainState {
                 step,
-                rng: Rng::new(cfg.seed),
+                rng: rng.clone(),
                 best,
             };
             run.save_checkpoint(&vae, &vae.valid(), &optim, &card(step), &st, cfg.keep)?;

@@ -6,237 +6,23 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::corrupt::{Corruption, Sigma, Task};
-use crate::data::{Image, PatchSampler, load_folder, split};
+use crate::corrupt::Corruption;
+use crate::data::{Image, PatchSampler, load_gray_images, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
 use crate::models::{RestoreConfig, RestoreNet};
 use crate::restore::{Restorer, model_inputs};
 use crate::rng::Rng;
 use crate::train::progress::{Progress, fmt_duration};
-use crate::train::run::{self, OptimizerKind, RunDir, Schedule, TrainState, learning_rate};
+use crate::train::run::{self, RunDir, TrainState, learning_rate};
 
-/// Everything that defines a restoration training run. Written to `config.toml` in the
-/// run folder; a TOML file with any subset of these keys can be given with `--config`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RestoreTrainConfig {
-    /// `denoise`, `inpaint` or `deblur`.
-    pub task: Task,
-    /// Folder of training images, or an IDX image file.
-    pub data: PathBuf,
-    /// The network.
-    #[serde(default = "default_model")]
-    pub model: RestoreConfig,
-    /// The damage to learn to undo.
-    #[serde(alias = "noise")]
-    pub corruption: Corruption,
-    /// Patch side in pixels (a multiple of the network's stride).
-    pub patch: usize,
-    /// Patches per step.
-    pub batch: usize,
-    /// Total optimisation steps.
-    pub steps: u64,
-    /// Steps per epoch: validation, plot and best-model check happen at each epoch end.
-    pub epoch_steps: u64,
-    /// `adam` or `sgd`.
-    pub optimizer: OptimizerKind,
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Final learning rate of the cosine schedule.
-    pub lr_min: f64,
-    /// `cosine`, `step` or `constant`.
-    pub schedule: Schedule,
-    /// Linear warm-up steps.
-    pub warmup: u64,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// Images held out from `data` for validation (seeded choice).
-    pub val_images: usize,
-    /// Gaussian sigma (0-255) of the validation inputs.
-    pub val_sigma: f32,
-    /// Steps between checkpoints.
-    pub checkpoint_every: u64,
-    /// Checkpoints kept on disk.
-    pub keep: usize,
-    /// Seed for initialisation, patches, noise and the split.
-    pub seed: u64,
-    /// Round corrupted inputs to 8 bits, as they are once saved to PNG.
-    pub quantize: bool,
-    /// Inpainting: masks are drawn for an image of this side and a patch-sized window is
-    /// cut from them, so brush widths match those in whole photos.
-    pub mask_canvas: usize,
-    /// Start from this model's weights (a shipped name or a `.safetensors` path) instead of
-    /// a random initialisation: fine-tuning, or a second schedule after a finished run.
-    /// Its network config must equal `model`, except that it may have fewer input planes
-    /// (a denoiser to start an inpainter from).
-    pub init: Option<String>,
-    /// Deblurring: a non-blind model, given the blur kernel (it sees the image's Wiener
-    /// deconvolution with it beside the blurred image).
-    pub non_blind: bool,
-}
+mod config;
 
-fn default_model() -> RestoreConfig {
-    RestoreConfig::new()
-}
-
-impl Default for RestoreTrainConfig {
-    fn default() -> Self {
-        RestoreTrainConfig {
-            task: Task::Denoise,
-            data: PathBuf::new(),
-            model: default_model(),
-            corruption: Corruption::train_default(Task::Denoise),
-            patch: 64,
-            batch: 16,
-            steps: 20_000,
-            epoch_steps: 1000,
-            optimizer: OptimizerKind::Adam,
-            lr: 1e-3,
-            lr_min: 1e-5,
-            schedule: Schedule::Cosine,
-            warmup: 100,
-            momentum: 0.9,
-            val_images: 8,
-            val_sigma: 25.0,
-            checkpoint_every: 250,
-            keep: 3,
-            seed: 0,
-            quantize: true,
-            mask_canvas: 256,
-            init: None,
-            non_blind: false,
-        }
-    }
-}
-
-impl RestoreTrainConfig {
-    /// The config as TOML.
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("config serialises")
-    }
-
-    /// What validation images are damaged with: the test damage of the task
-    /// ([`Corruption::test_default`]), with Gaussian noise of `val_sigma` for denoising.
-    pub fn val_corruption(&self) -> Corruption {
-        Corruption::test_default(self.task, self.val_sigma)
-    }
-
-    /// Sets the task; a corruption of another task gives way to the new task's default.
-    pub fn set_task(&mut self, task: Task) {
-        if self.corruption.task() != task {
-            self.corruption = Corruption::train_default(task);
-        }
-        self.task = task;
-    }
-
-    /// Sets the training noise: the noise after the blur when deblurring, else Gaussian
-    /// noise of `sigma`. Inpainting adds no noise.
-    pub fn set_sigma(&mut self, sigma: Sigma) -> Result<()> {
-        match &mut self.corruption {
-            Corruption::Blur { noise, .. } => *noise = sigma,
-            Corruption::Inpaint { .. } => {
-                return Err(Error::arg("--sigma: inpainting training adds no noise"));
-            }
-            c => *c = Corruption::Gaussian { sigma },
-        }
-        Ok(())
-    }
-
-    /// Checks the values before any work starts.
-    pub fn validate(&self) -> Result<()> {
-        if self.corruption.task() != self.task {
-            return Err(Error::arg(format!(
-                "--task {} cannot be trained on {} damage ({:?})",
-                self.task,
-                self.corruption.task(),
-                self.corruption
-            )));
-        }
-        if self.non_blind && self.task != Task::Deblur {
-            return Err(Error::arg(format!(
-                "--non-blind is for --task deblur, not {}",
-                self.task
-            )));
-        }
-        self.corruption.validate()?;
-        self.model.validate()?;
-        if self.data.as_os_str().is_empty() {
-            return Err(Error::arg(
-                "--data is required: a folder of training images",
-            ));
-        }
-        let m = self.model.multiple();
-        if self.patch == 0 || !self.patch.is_multiple_of(m) {
-            return Err(Error::arg(format!(
-                "--patch {}: must be a positive multiple of {m} for this network",
-                self.patch
-            )));
-        }
-        let pos = [
-            ("--batch", self.batch as u64),
-            ("--steps", self.steps),
-            ("--epoch-steps", self.epoch_steps),
-            ("--checkpoint-every", self.checkpoint_every),
-            ("keep", self.keep as u64),
-        ];
-        for (name, v) in pos {
-            if v == 0 {
-                return Err(Error::arg(format!("{name} must be positive")));
-            }
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::arg(format!(
-                "--lr {}: must be a positive number",
-                self.lr
-            )));
-        }
-        Sigma::Fixed(self.val_sigma).validate()
-    }
-}
-
-/// Loads one-channel training images from a folder (colour is reduced to luminance) or an
-/// IDX image file.
-pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
-    if path.is_file() {
-        let data = crate::data::Dataset::load(path)?;
-        return Ok(data.images.iter().map(luminance).collect());
-    }
-    if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        ));
-    }
-    let loaded = load_folder(path)?;
-    for p in &loaded.skipped {
-        eprintln!("note: skipping {} (not an image)", p.display());
-    }
-    for e in &loaded.errors {
-        eprintln!("note: skipping {e}");
-    }
-    Ok(loaded
-        .images
-        .iter()
-        .map(|(_, img)| luminance(img))
-        .collect())
-}
-
-/// The one-channel version of an image (Rec. 601 luma for colour; alpha dropped).
-pub fn luminance(img: &Image) -> Image {
-    if img.color_channels() == 1 {
-        return img.channel(0);
-    }
-    let (r, g, b) = (img.plane(0), img.plane(1), img.plane(2));
-    let y = (0..r.len())
-        .map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i])
-        .collect();
-    Image::gray(img.height, img.width, y)
-}
+pub use config::RestoreTrainConfig;
 
 /// What a finished (or stopped) run reports.
 #[derive(Clone, Debug, Serialize)]
@@ -470,54 +256,13 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
         ));
     }
     let bytes = if their_in < want.in_channels {
-        widen_first_conv(&bytes, their_in, want.in_channels)
+        checkpoint::widen_first_conv(&bytes, their_in, want.in_channels)
             .map_err(|e| Error::checkpoint(&path, format!("--init: {e}")))?
     } else {
         bytes
     };
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
-}
-
-/// Safetensors bytes with the first convolution's weight `[out, from, k, k]` (the only
-/// 4-d tensor with `from` input planes whose name ends in `convs.0.weight` of the head or
-/// body) padded with zeros to `[out, to, k, k]`.
-fn widen_first_conv(bytes: &[u8], from: usize, to: usize) -> std::result::Result<Vec<u8>, String> {
-    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-    let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut widened = 0;
-    for (name, view) in st.tensors() {
-        let shape = view.shape().to_vec();
-        let first = name.ends_with("head.convs.0.weight") || name.ends_with("body.convs.0.weight");
-        if first && shape.len() == 4 && shape[1] == from && view.dtype() == Dtype::F32 {
-            let (out, kk) = (shape[0], shape[2] * shape[3]);
-            let src = view.data();
-            let mut data = vec![0u8; out * to * kk * 4];
-            for o in 0..out {
-                let n = from * kk * 4;
-                data[o * to * kk * 4..o * to * kk * 4 + n]
-                    .copy_from_slice(&src[o * n..(o + 1) * n]);
-            }
-            owned.push((name, Dtype::F32, vec![out, to, shape[2], shape[3]], data));
-            widened += 1;
-        } else {
-            owned.push((name, view.dtype(), shape, view.data().to_vec()));
-        }
-    }
-    if widened != 1 {
-        return Err(format!(
-            "found {widened} first convolutions to widen, expected 1"
-        ));
-    }
-    let views = owned
-        .iter()
-        .map(|(name, dtype, shape, data)| {
-            TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    safetensors::serialize(views, None).map_err(|e| e.to_string())
 }
 
 /// A batch of damaged patches as network inputs `[b, in_channels, p, p]`, the clean patches
@@ -592,7 +337,9 @@ pub fn validate(
 #[cfg(test)]
 mod task_tests {
     use super::*;
+    use crate::corrupt::Task;
     use crate::corrupt::mask::MaskKind;
+    use crate::train::run::OptimizerKind;
 
     fn fixture() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../regen-cli/tests/fixtures/train")

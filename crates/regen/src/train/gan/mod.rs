@@ -13,103 +13,24 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
-use crate::data::{Dataset, Image, grid, tensor_to_images};
+use crate::data::{Dataset, Image, grid, one_hot, tensor_to_images};
 use crate::error::{Error, Result};
 use crate::models::gan::to_unit;
 use crate::models::{GanConfig, GanDiscriminator, GanGenerator};
 use crate::rng::Rng;
 use crate::train::progress::Progress;
-use crate::train::run::{EpochOrder, OptimizerKind, RunDir, TrainState};
+use crate::train::run::{self, EpochOrder, RunDir, TrainState};
 
-/// The adversarial objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GanLoss {
-    /// The original minimax game: D maximises log D(x) + log(1 - D(G(z))), G minimises
-    /// log(1 - D(G(z))). Its generator gradient vanishes while D wins (Goodfellow 2014).
-    Minimax,
-    /// Non-saturating: G maximises log D(G(z)) instead. Same fixed point, strong gradients.
-    Ns,
-    /// Hinge: D minimises relu(1 - D(x)) + relu(1 + D(G(z))) on logits, G minimises -D(G(z)).
-    Hinge,
-}
+mod config;
 
-crate::choice::named!(GanLoss, "loss", "ns, minimax or hinge");
-
-/// Everything that defines a GAN training run (`config.toml` in the run folder).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GanTrainConfig {
-    /// An IDX image file (labels from its `labels-idx1` sibling) or an image folder.
-    pub data: PathBuf,
-    /// The networks; `channels` and `size` are taken from the data.
-    #[serde(default = "GanConfig::new")]
-    pub model: GanConfig,
-    /// Condition both networks on class labels (the data must be labelled).
-    pub conditional: bool,
-    /// Real (and fake) images per step.
-    pub batch: usize,
-    /// Passes over the training images.
-    pub epochs: u64,
-    /// `ns` (default), `minimax` or `hinge`.
-    pub loss: GanLoss,
-    /// `adam` (beta1 below) or `sgd` (momentum below).
-    pub optimizer: OptimizerKind,
-    /// Generator learning rate.
-    pub lr_g: f64,
-    /// Discriminator learning rate.
-    pub lr_d: f64,
-    /// Adam's beta1; 0.5 as in DCGAN, since 0.9 makes the game oscillate.
-    pub beta1: f64,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// One-sided label smoothing: real images get the target 1 - this (e.g. 0.1).
-    pub label_smoothing: f64,
-    /// Decay of the generator's exponential moving average used for sampling (0: off).
-    pub ema: f64,
-    /// Weight gamma of the R1 penalty, gamma/2 E||grad_x D(x)||^2 on real images (0: off).
-    pub r1: f64,
-    /// Warn of collapse when the samples' spread falls below this fraction of the data's.
-    pub collapse_threshold: f64,
-    /// Steps between checkpoints.
-    pub checkpoint_every: u64,
-    /// Checkpoints kept.
-    pub keep: usize,
-    /// Seed for initialisation, shuffling and noise.
-    pub seed: u64,
-}
-
-impl Default for GanTrainConfig {
-    fn default() -> Self {
-        GanTrainConfig {
-            data: PathBuf::new(),
-            model: GanConfig::new(),
-            conditional: false,
-            batch: 64,
-            epochs: 3,
-            loss: GanLoss::Ns,
-            optimizer: OptimizerKind::Adam,
-            lr_g: 2e-4,
-            lr_d: 2e-4,
-            beta1: 0.5,
-            momentum: 0.9,
-            label_smoothing: 0.0,
-            ema: 0.999,
-            r1: 0.0,
-            collapse_threshold: 0.25,
-            checkpoint_every: 500,
-            keep: 3,
-            seed: 0,
-        }
-    }
-}
+pub use config::{GanLoss, GanTrainConfig};
 
 /// Generator, discriminator and the generator's moving average: one module, so a single
 /// checkpoint and a single optimizer (its state is keyed by parameter) hold the whole game.
@@ -221,14 +142,6 @@ fn spread(px: &[f32], n: usize) -> f64 {
     (var / d as f64).sqrt()
 }
 
-fn one_hot(labels: &[usize], k: usize, device: &Device) -> Tensor<2> {
-    let mut oh = vec![0.0f32; labels.len() * k];
-    for (r, &c) in labels.iter().enumerate() {
-        oh[r * k + c] = 1.0;
-    }
-    Tensor::from_data(TensorData::new(oh, [labels.len(), k]), device)
-}
-
 fn noise(rng: &mut Rng, b: usize, latent: usize, device: &Device) -> Tensor<2> {
     let z: Vec<f32> = (0..b * latent).map(|_| rng.normal() as f32).collect();
     Tensor::from_data(TensorData::new(z, [b, latent]), device)
@@ -324,6 +237,7 @@ pub fn train_gan(
     resume: bool,
     quiet: bool,
 ) -> Result<GanSummary> {
+    cfg.validate()?;
     let data = Dataset::load_for_generation(&cfg.data, "GAN", cfg.conditional)?;
     train_gan_on(cfg, &data, out, resume, quiet)
 }
@@ -336,24 +250,7 @@ pub fn train_gan_on(
     resume: bool,
     quiet: bool,
 ) -> Result<GanSummary> {
-    if cfg.batch < 2 || cfg.epochs == 0 || cfg.checkpoint_every == 0 || cfg.keep == 0 {
-        return Err(Error::arg(
-            "batch must be at least 2; epochs, checkpoint_every and keep positive",
-        ));
-    }
-    let r1_ok = cfg.r1.is_finite() && cfg.r1 >= 0.0;
-    if !((0.0..1.0).contains(&cfg.ema) && (0.0..0.5).contains(&cfg.label_smoothing) && r1_ok) {
-        return Err(Error::arg(
-            "--ema must be in [0, 1), --label-smoothing in [0, 0.5) and --r1 at least 0",
-        ));
-    }
-    for (name, lr) in [("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)] {
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(Error::arg(format!(
-                "{name} {lr}: must be a positive number"
-            )));
-        }
-    }
+    cfg.validate()?;
     data.check_for_generation(&cfg.data, "GAN", cfg.conditional)?;
     let first = &data.images[0];
     if data.len() < cfg.batch {
@@ -381,20 +278,7 @@ pub fn train_gan_on(
     device.seed(cfg.seed);
     let k = cfg.model.classes;
     let mut pair = GanPair::init(&cfg.model, cfg.ema > 0.0, &device);
-    let optim: ModuleOptimizer = match cfg.optimizer {
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_beta_1(cfg.beta1 as f32)
-            .with_epsilon(1e-8)
-            .init(),
-        OptimizerKind::Sgd => SgdConfig::new()
-            .with_momentum(Some(
-                // No dampening, as PyTorch's and the seed's SGD (burn defaults to 0.1).
-                burn::optim::momentum::MomentumConfig::new()
-                    .with_momentum(cfg.momentum)
-                    .with_dampening(0.0),
-            ))
-            .init(),
-    };
+    let optim = run::optimizer_with(cfg.optimizer, cfg.beta1, cfg.momentum);
     let (mut optim, state) = if resume {
         run.load_latest(&mut pair, optim)?
     } else {
@@ -679,7 +563,10 @@ mod tests {
             lr_d: 0.01,
             ..GanTrainConfig::default()
         };
-        let mut optim = AdamConfig::new().with_beta_1(0.5).with_epsilon(1e-8).init();
+        let mut optim = burn::optim::AdamConfig::new()
+            .with_beta_1(0.5)
+            .with_epsilon(1e-8)
+            .init();
         let formula = |n: usize, f: &dyn Fn(f32) -> f32| -> Vec<f32> {
             (0..n).map(|i| f(i as f32)).collect()
         };
