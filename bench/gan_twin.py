@@ -1,7 +1,7 @@
 """PyTorch twin of regen's default GAN (crates/regen/src/models/gan.rs: the seed's DCGAN
 size, G: linear to 128x7x7, two 4x4 stride-2 transposed convs with batch norm and ReLU,
 tanh; D: two 4x4 stride-2 convs with leaky ReLU 0.2, linear to one logit), trained the way
-`regen train gan` trains it (crates/regen/src/train/gan.rs): weights and biases from
+`regen train gan` trains it (crates/regen/src/train/gan/): weights and biases from
 N(0, 0.02), Adam(lr 2e-4, betas (0.5, 0.999), eps 1e-8) for both networks, batch 64, the
 training images in a fresh random order each epoch (last partial batch dropped), one
 generator forward per step whose output serves the discriminator step (detached) and then

@@ -38,7 +38,7 @@ impl Drop for TempDir {
 
 /// The fixtures folder.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../regen/tests/fixtures")
 }
 
 /// A `regen` command, single-threaded unless a test says otherwise so tests can run side

@@ -219,6 +219,47 @@ fn game_step(
     (pair, fake, stats)
 }
 
+/// Sums of the step statistics since the last log line.
+#[derive(Default)]
+struct Window {
+    sums: [f64; 5],
+    steps: f64,
+}
+
+impl Window {
+    fn add(&mut self, st: &StepStats) {
+        let v = [st.d_loss, st.g_loss, st.d_real, st.d_fake, st.r1];
+        for (s, v) in self.sums.iter_mut().zip(v) {
+            *s += v as f64;
+        }
+        self.steps += 1.0;
+    }
+
+    /// Means of D's loss, G's loss, D(real), D(fake) and the R1 penalty; empties the window.
+    fn take(&mut self) -> [f64; 5] {
+        let means = self.sums.map(|s| s / self.steps);
+        *self = Window::default();
+        means
+    }
+}
+
+/// What to tell the user when the game looks unhealthy: the discriminator winning
+/// outright (mean D(real) above 0.97, D(fake) below 0.03), or the samples' spread below
+/// `threshold` of the data's (mode collapse).
+fn health_warning(d_real: f64, d_fake: f64, diversity: f64, threshold: f64) -> Option<String> {
+    if d_real > 0.97 && d_fake < 0.03 {
+        Some(format!(
+            "the discriminator wins outright (D(real) {d_real:.3}, D(fake) {d_fake:.3}): the generator gets little signal; try --label-smoothing 0.1, --spectral-norm or a lower --lr-d"
+        ))
+    } else if diversity < threshold {
+        Some(format!(
+            "samples may have collapsed: their spread is {diversity:.2} of the data's (threshold {threshold}); try --loss hinge, --spectral-norm or a lower --lr-g"
+        ))
+    } else {
+        None
+    }
+}
+
 /// What a finished run reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct GanSummary {
@@ -322,7 +363,7 @@ pub fn train_gan_on(
     });
     let mut epochs = EpochOrder::new((0..data.len()).collect(), cfg.seed);
     let (t0, start_step) = (Instant::now(), step);
-    let mut window = [0.0f64; 6]; // sums of d_loss, g_loss, D(real), D(fake), r1, count
+    let mut window = Window::default();
     while step < total {
         let epoch = step / spe;
         let order = epochs.of(epoch);
@@ -350,34 +391,18 @@ pub fn train_gan_on(
         pair = next;
         step += 1;
 
-        for (w, v) in window
-            .iter_mut()
-            .zip([st.d_loss, st.g_loss, st.d_real, st.d_fake, st.r1, 1.0])
-        {
-            *w += v as f64;
-        }
+        window.add(&st);
         let epoch_end = step % spe == 0;
         if step % 50 == 0 || epoch_end || step == total {
-            let n = window[5];
-            let (dm, gm, prm, pfm) = (window[0] / n, window[1] / n, window[2] / n, window[3] / n);
-            let r1m = window[4] / n;
-            window = [0.0; 6];
+            let [dm, gm, prm, pfm, r1m] = window.take();
             let fake_px: Vec<f32> = fake.detach().into_data().try_to_vec().expect("f32");
             let real_px: Vec<f32> = real.into_data().try_to_vec().expect("f32");
             let diversity = spread(&fake_px, cfg.batch) / spread(&real_px, cfg.batch).max(1e-12);
-            let mut warning = None;
             // Freshly initialised generators make near-constant images; judge after a while.
             let judged = step >= spe.min(500);
-            if judged && prm > 0.97 && pfm < 0.03 {
-                warning = Some(format!(
-                    "the discriminator wins outright (D(real) {prm:.3}, D(fake) {pfm:.3}): the generator gets little signal; try --label-smoothing 0.1, --spectral-norm or a lower --lr-d"
-                ));
-            } else if judged && diversity < cfg.collapse_threshold {
-                warning = Some(format!(
-                    "samples may have collapsed: their spread is {diversity:.2} of the data's (threshold {}); try --loss hinge, --spectral-norm or a lower --lr-g",
-                    cfg.collapse_threshold
-                ));
-            }
+            let warning = judged
+                .then(|| health_warning(prm, pfm, diversity, cfg.collapse_threshold))
+                .flatten();
             run.log(json!({"step": step, "epoch": epoch + 1, "d_loss": dm, "g_loss": gm, "d_real": prm, "d_fake": pfm, "diversity": diversity, "r1": r1m, "warning": warning, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
             if let Some(w) = &warning {
                 progress.note(&format!("warning at step {step}: {w}"));
@@ -392,11 +417,8 @@ pub fn train_gan_on(
         }
         if epoch_end {
             let net = pair.sampler().valid();
-            let grid_img = grid(
-                &tensor_to_images(to_unit(net.forward(z_fixed.clone(), y_fixed.clone()))),
-                8,
-            );
-            std::fs::create_dir_all(out.join("samples")).map_err(|e| Error::io(out, e))?;
+            let samples = to_unit(net.forward(z_fixed.clone(), y_fixed.clone()));
+            let grid_img = grid(&tensor_to_images(samples), 8);
             grid_img.save(&out.join(format!("samples/epoch-{:04}.png", step / spe)))?;
             grid_img.save(&out.join("samples.png"))?;
             run.save_plot(&[

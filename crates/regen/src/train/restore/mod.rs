@@ -342,7 +342,7 @@ mod task_tests {
     use crate::train::run::OptimizerKind;
 
     fn fixture() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../regen-cli/tests/fixtures/train")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train")
     }
 
     /// Inpainting and deblurring train through the same loop: the inpainting network gets
