@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::gemm::{Isa, Simd, simd};
+use super::geom::zeros;
 pub use super::geom::{Act, Geom};
 use super::{direct, im2col, thin, winograd};
 
@@ -144,7 +145,7 @@ pub fn conv_forward(
 ) -> Vec<f32> {
     assert_eq!(x.len(), g.n * g.c * g.hw(), "conv input size");
     assert_eq!(w.len(), g.k * g.ckk(), "conv weight size");
-    let mut out = vec![0.0; g.n * g.k * g.p()];
+    let mut out = zeros(g.n * g.k * g.p());
     if winograd_fits(g, kernel) {
         winograd::forward(Isa::current(), g, x, w, bias, act, &mut out);
     } else if thin_fits(g, kernel) {
@@ -181,7 +182,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         )
         .expect("the transposed geometry has an output");
         debug_assert_eq!((g2.oh, g2.ow), (g.h, g.w));
-        let mut dx = vec![0.0; g.n * g.c * g.hw()];
+        let mut dx = zeros(g.n * g.c * g.hw());
         if winograd_fits(&g2, kernel) {
             winograd::forward(Isa::current(), &g2, dy, &flipped, None, Act::None, &mut dx);
         } else {
@@ -192,7 +193,7 @@ pub fn conv_backward_data(g: &Geom, dy: &[f32], w: &[f32], kernel: Kernel) -> Ve
         }
         return dx;
     }
-    let mut dx = vec![0.0; g.n * g.c * g.hw()];
+    let mut dx = zeros(g.n * g.c * g.hw());
     if direct_fits(g, kernel) || direct_phases_fit(g, kernel) {
         direct::backward_data(Isa::current(), g, dy, w, None, Act::None, &mut dx);
     } else {
@@ -294,7 +295,7 @@ pub fn conv_transpose_forward(
     if bias.is_none() && act == Act::None {
         return conv_backward_data(g, x, w, kernel);
     }
-    let mut out = vec![0.0; g.n * g.c * g.hw()];
+    let mut out = zeros(g.n * g.c * g.hw());
     if direct_fits(g, kernel) {
         direct::backward_data(Isa::current(), g, x, w, bias, act, &mut out);
     } else {
