@@ -73,15 +73,18 @@ def status_mb(field):
 def main():
     arch, width, depth, batch, patch, steps, size, reps = sys.argv[1:9]
     width, depth, batch, patch, steps, size, reps = map(int, (width, depth, batch, patch, steps, size, reps))
+    # An optional ninth argument, `cuda`, times the twin on the GPU (bench/gpu/run.sh).
+    dev = sys.argv[9] if len(sys.argv) > 9 else "cpu"
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     torch.set_num_threads(2)
     torch.manual_seed(0)
     # Resident memory before the network exists (the libraries are loaded by now): the
     # training step's peak is measured above it.
     base_mb = status_mb("VmRSS")
-    model = DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)
+    model = (DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(batch, 1, patch, patch)
-    y = torch.rand(batch, 1, patch, patch)
+    x = torch.rand(batch, 1, patch, patch, device=dev)
+    y = torch.rand(batch, 1, patch, patch, device=dev)
     times, fwd, bwd, opt_t = [], [], [], []
     for i in range(steps + 2):
         t = time.perf_counter()
@@ -92,6 +95,7 @@ def main():
         loss.backward()
         t_bwd = time.perf_counter() - t
         opt.step()
+        sync()
         if i >= 2:
             total = time.perf_counter() - t
             times.append(total)
@@ -100,12 +104,12 @@ def main():
             opt_t.append(total - t_bwd)
     peak_mb = status_mb("VmHWM")
     model.eval()
-    img = torch.rand(1, 1, size, size)
+    img = torch.rand(1, 1, size, size, device=dev)
     ftimes = []
     with torch.no_grad():
         for i in range(reps + 1):
             t = time.perf_counter()
-            out = model(img).numpy()
+            out = model(img).cpu().numpy()
             assert out.size == size * size
             if i >= 1:
                 ftimes.append(time.perf_counter() - t)

@@ -2,7 +2,8 @@
 //! training steps (forward, MSE, backward, Adam) on a random batch, and a forward pass on a
 //! 512x512 image. Prints one JSON line.
 //!
-//! Usage: `regen-bench ARCH WIDTH DEPTH BATCH PATCH STEPS SIZE REPS`
+//! Usage: `regen-bench ARCH WIDTH DEPTH BATCH PATCH STEPS SIZE REPS` (on the device
+//! `REGEN_DEVICE` names; the CPU by default).
 
 use std::time::Instant;
 
@@ -28,6 +29,11 @@ fn main() {
         .with_width(n(1))
         .with_depth(n(2));
     let (batch, patch, steps, size, reps) = (n(3), n(4), n(5), n(6), n(7));
+    // REGEN_DEVICE=gpu times the wgpu build (`--features gpu`) on its GPU.
+    if let Err(e) = regen::device::resolve(None) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
 
     // Resident memory before the network exists: the training step's peak is measured above it.
     let base_mb = status_mb("VmRSS");

@@ -19,6 +19,10 @@ pub struct Cli {
     /// CPU threads for tensor work (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// Where tensors live: cpu (the default) or gpu / gpu:N (a build with `--features gpu`);
+    /// else the REGEN_DEVICE variable.
+    #[arg(long, global = true)]
+    pub device: Option<regen::device::DeviceChoice>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -16,7 +16,8 @@ fn main() -> ExitCode {
     if let Some(n) = cli.threads {
         regen::device::set_threads(n);
     }
-    let result = match cli.command {
+    let device = regen::device::resolve(cli.device).map_err(anyhow::Error::from);
+    let result = device.and_then(|()| match cli.command {
         Command::Restore(a) => commands::restore::restore(a),
         Command::Corrupt(a) => commands::corrupt::corrupt(a),
         Command::Generate(a) => commands::generate::generate(a),
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Vae(a)) => commands::eval::vae(a),
         Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
         Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
-    };
+    });
     if let Some(report) = regen::engine::backend::profile_report() {
         eprint!("{report}");
     }

@@ -45,6 +45,7 @@ pub fn train_restore(
     quiet: bool,
 ) -> Result<TrainSummary> {
     cfg.validate()?;
+    crate::device::check_trainable()?;
     let mut cfg = cfg.clone();
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
     // the blurred image and its Wiener estimate.
