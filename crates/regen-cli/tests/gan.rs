@@ -301,6 +301,7 @@ fn conditional_gan_on_64_pixel_rgb_folders() {
                 width: 64,
                 data: px,
                 sixteen_bit: false,
+                meta: Default::default(),
             };
             img.save(&dir.join(format!("{i}.png"))).unwrap();
         }

@@ -25,6 +25,7 @@ pub mod generate;
 pub mod metrics;
 pub mod models;
 pub mod pad;
+mod panics;
 pub mod plot;
 pub mod restore;
 pub mod rng;

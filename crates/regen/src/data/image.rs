@@ -1,10 +1,61 @@
 //! Images in memory (`f32` in [0, 1], channels first) and their conversion to and from files.
 //! 8-bit and 16-bit conversion happens only here, at the file boundary.
 
+use std::io::Cursor;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use image::metadata::Orientation;
+use image::{ImageDecoder, ImageEncoder};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+
+/// The largest image [`Image::decode`] accepts unless [`set_max_pixels`] says otherwise:
+/// 250 megapixels, a 20000 x 12500 panorama, about 3 GB as regen's floats.
+pub const DEFAULT_MAX_PIXELS: u64 = 250_000_000;
+
+static MAX_PIXELS: AtomicU64 = AtomicU64::new(DEFAULT_MAX_PIXELS);
+
+/// Sets the pixel count above which images are refused from their header, before any pixel
+/// is decoded (a "decompression bomb" declares a huge size in a tiny file).
+pub fn set_max_pixels(n: u64) {
+    MAX_PIXELS.store(n, Ordering::Relaxed);
+}
+
+/// The pixel limit in force (see [`set_max_pixels`]).
+pub fn max_pixels() -> u64 {
+    MAX_PIXELS.load(Ordering::Relaxed)
+}
+
+/// What a photo file carries besides its pixels, kept from input to output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// The ICC colour profile, as stored.
+    pub icc_profile: Option<Vec<u8>>,
+    /// The EXIF block (TIFF-structured, without JPEG's `Exif\0\0` prefix), with its
+    /// orientation reset to upright, since loading turned the pixels upright.
+    pub exif: Option<Vec<u8>>,
+}
+
+/// How [`Image::save_with`] writes a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaveOptions {
+    /// JPEG quality, 1 to 100.
+    pub jpeg_quality: u8,
+    /// Write the input's ICC profile and EXIF where the format holds them (PNG, JPEG; the
+    /// profile alone in TIFF).
+    pub keep_metadata: bool,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        SaveOptions {
+            jpeg_quality: 95,
+            keep_metadata: true,
+        }
+    }
+}
 
 /// One image: `channels` planes of `height * width` samples in [0, 1], channel-major (CHW).
 /// A fourth (or second, for gray + alpha) channel is alpha; restoration leaves it untouched.
@@ -20,6 +71,8 @@ pub struct Image {
     pub data: Vec<f32>,
     /// Whether the file this came from stored 16 bits per sample; saving keeps that depth.
     pub sixteen_bit: bool,
+    /// The colour profile and EXIF of the file this came from.
+    pub meta: Metadata,
 }
 
 impl Image {
@@ -31,6 +84,7 @@ impl Image {
             width,
             data: vec![0.0; channels * height * width],
             sixteen_bit: false,
+            meta: Metadata::default(),
         }
     }
 
@@ -43,6 +97,7 @@ impl Image {
             width,
             data,
             sixteen_bit: false,
+            meta: Metadata::default(),
         }
     }
 
@@ -82,56 +137,34 @@ impl Image {
         out
     }
 
-    /// Reads PNG, JPEG, BMP or TIFF; 8 or 16 bits; gray, gray+alpha, RGB or RGBA.
+    /// Reads PNG, JPEG, BMP or TIFF; 8 or 16 bits; gray, gray+alpha, RGB or RGBA; turned
+    /// upright as its EXIF orientation says, as viewers show it.
     pub fn load(path: &Path) -> Result<Image> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Image::decode(&bytes).map_err(|reason| Error::bad_file(path, reason))
     }
 
-    /// Decodes an image held in memory; the error says what is wrong with the bytes.
+    /// Decodes an image held in memory; the error says what is wrong with the bytes. Images
+    /// above [`max_pixels`] are refused from their header, and a decoder that panics on a
+    /// malformed file (decoders are other people's code) gives an error, not a crash.
     pub fn decode(bytes: &[u8]) -> std::result::Result<Image, String> {
-        use image::DynamicImage as D;
         let format = image::guess_format(bytes)
             .map_err(|_| "not an image regen can read (PNG, JPEG, BMP or TIFF)".to_string())?;
-        let img = image::load_from_memory_with_format(bytes, format)
-            .map_err(|e| format!("cannot decode {format:?} image: {e}"))?;
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        let (channels, sixteen_bit, interleaved): (usize, bool, Vec<f32>) = match img {
-            D::ImageLuma8(b) => (1, false, scale8(b.as_raw())),
-            D::ImageLumaA8(b) => (2, false, scale8(b.as_raw())),
-            D::ImageRgb8(b) => (3, false, scale8(b.as_raw())),
-            D::ImageRgba8(b) => (4, false, scale8(b.as_raw())),
-            D::ImageLuma16(b) => (1, true, scale16(b.as_raw())),
-            D::ImageLumaA16(b) => (2, true, scale16(b.as_raw())),
-            D::ImageRgb16(b) => (3, true, scale16(b.as_raw())),
-            D::ImageRgba16(b) => (4, true, scale16(b.as_raw())),
-            other => {
-                let b = other.to_rgba32f();
-                let v: Vec<f32> = b.as_raw().iter().map(|v| v.clamp(0.0, 1.0)).collect();
-                (4, true, v)
-            }
-        };
-        if w == 0 || h == 0 {
-            return Err("image has no pixels".into());
-        }
-        let mut data = vec![0.0; channels * h * w];
-        for (i, px) in interleaved.chunks_exact(channels).enumerate() {
-            for (c, v) in px.iter().enumerate() {
-                data[c * h * w + i] = *v;
-            }
-        }
-        Ok(Image {
-            channels,
-            height: h,
-            width: w,
-            data,
-            sixteen_bit,
+        crate::panics::contain(|| decode_as(bytes, format, max_pixels())).unwrap_or_else(|msg| {
+            Err(format!(
+                "cannot decode {format:?} image: the decoder failed on this file ({msg})"
+            ))
         })
+    }
+
+    /// Writes the image with the default [`SaveOptions`].
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_with(path, &SaveOptions::default())
     }
 
     /// Writes the image; the format follows the extension (png, jpg/jpeg, bmp, tif/tiff).
     /// The file is written to a temporary name and renamed, so it is never half-written.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save_with(&self, path: &Path, opts: &SaveOptions) -> Result<()> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -149,13 +182,37 @@ impl Image {
                 )));
             }
         };
+        if !(1..=100).contains(&opts.jpeg_quality) {
+            return Err(Error::arg(format!(
+                "JPEG quality {}: must be 1 to 100",
+                opts.jpeg_quality
+            )));
+        }
         // JPEG and BMP have no 16-bit or alpha forms worth keeping here.
         let lossy = matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Bmp);
         let dynimg = self.to_dynamic(lossy);
-        let mut buf = std::io::Cursor::new(Vec::new());
-        dynimg
-            .write_to(&mut buf, format)
-            .map_err(|e| Error::bad_file(path, format!("cannot encode image: {e}")))?;
+        let meta = if opts.keep_metadata {
+            self.meta.clone()
+        } else {
+            Metadata::default()
+        };
+        let mut buf = Cursor::new(Vec::new());
+        let written = match format {
+            image::ImageFormat::Png => dynimg.write_with_encoder(with_meta(
+                image::codecs::png::PngEncoder::new(&mut buf),
+                meta,
+            )),
+            image::ImageFormat::Jpeg => dynimg.write_with_encoder(with_meta(
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, opts.jpeg_quality),
+                meta,
+            )),
+            image::ImageFormat::Tiff => dynimg.write_with_encoder(with_meta(
+                image::codecs::tiff::TiffEncoder::new(&mut buf),
+                Metadata { exif: None, ..meta },
+            )),
+            _ => dynimg.write_to(&mut buf, format),
+        };
+        written.map_err(|e| Error::bad_file(path, format!("cannot encode image: {e}")))?;
         write_atomic(path, buf.get_ref())
     }
 
@@ -198,6 +255,83 @@ impl Image {
             }
         }
     }
+}
+
+/// Decodes `bytes` as `format`: the header first, to refuse more than `max` pixels before
+/// anything is allocated, then the pixels, turned upright.
+fn decode_as(
+    bytes: &[u8],
+    format: image::ImageFormat,
+    max: u64,
+) -> std::result::Result<Image, String> {
+    use image::DynamicImage as D;
+    let cannot = |e: image::ImageError| format!("cannot decode {format:?} image: {e}");
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    // The decoders' own allocation cap (512 MiB by default) would refuse large photos
+    // within the pixel limit; allow what the limit implies at 16-bit RGBA, twice over.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max.saturating_mul(16).max(512 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(cannot)?;
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > max {
+        return Err(format!(
+            "{w} x {h} pixels is more than the limit of {max} (--max-pixels)"
+        ));
+    }
+    let icc_profile = decoder.icc_profile().ok().flatten();
+    let mut exif = decoder.exif_metadata().ok().flatten();
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    if let Some(e) = exif.as_mut() {
+        let _ = Orientation::remove_from_exif_chunk(e); // read above, from the decoder
+    }
+    let mut img = D::from_decoder(decoder).map_err(cannot)?;
+    img.apply_orientation(orientation);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (channels, sixteen_bit, interleaved): (usize, bool, Vec<f32>) = match img {
+        D::ImageLuma8(b) => (1, false, scale8(b.as_raw())),
+        D::ImageLumaA8(b) => (2, false, scale8(b.as_raw())),
+        D::ImageRgb8(b) => (3, false, scale8(b.as_raw())),
+        D::ImageRgba8(b) => (4, false, scale8(b.as_raw())),
+        D::ImageLuma16(b) => (1, true, scale16(b.as_raw())),
+        D::ImageLumaA16(b) => (2, true, scale16(b.as_raw())),
+        D::ImageRgb16(b) => (3, true, scale16(b.as_raw())),
+        D::ImageRgba16(b) => (4, true, scale16(b.as_raw())),
+        other => {
+            let b = other.to_rgba32f();
+            let v: Vec<f32> = b.as_raw().iter().map(|v| v.clamp(0.0, 1.0)).collect();
+            (4, true, v)
+        }
+    };
+    if w == 0 || h == 0 {
+        return Err("image has no pixels".into());
+    }
+    let mut data = vec![0.0; channels * h * w];
+    for (i, px) in interleaved.chunks_exact(channels).enumerate() {
+        for (c, v) in px.iter().enumerate() {
+            data[c * h * w + i] = *v;
+        }
+    }
+    Ok(Image {
+        channels,
+        height: h,
+        width: w,
+        data,
+        sixteen_bit,
+        meta: Metadata { icc_profile, exif },
+    })
+}
+
+/// `encoder` with the profile and EXIF of `meta` set, where it takes them.
+fn with_meta<E: ImageEncoder>(mut encoder: E, meta: Metadata) -> E {
+    // A format that holds no profile or EXIF says so; the pixels are written regardless.
+    if let Some(icc) = meta.icc_profile {
+        let _ = encoder.set_icc_profile(icc);
+    }
+    if let Some(exif) = meta.exif {
+        let _ = encoder.set_exif_metadata(exif);
+    }
+    encoder
 }
 
 fn scale8(v: &[u8]) -> Vec<f32> {
@@ -246,6 +380,132 @@ mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A little-endian EXIF block holding only the orientation tag.
+    fn exif_with_orientation(o: u16) -> Vec<u8> {
+        let mut e = b"II*\0".to_vec();
+        e.extend(8u32.to_le_bytes()); // IFD0 right after the header
+        e.extend(1u16.to_le_bytes()); // one entry
+        e.extend(0x0112u16.to_le_bytes()); // Orientation
+        e.extend(3u16.to_le_bytes()); // SHORT
+        e.extend(1u32.to_le_bytes());
+        e.extend(o.to_le_bytes());
+        e.extend([0, 0]);
+        e.extend(0u32.to_le_bytes()); // no next IFD
+        e
+    }
+
+    #[test]
+    fn phone_jpeg_is_turned_upright_and_keeps_its_metadata() {
+        // 32 wide, 16 tall, left half black: what a phone held sideways stores, with
+        // "rotate 90 clockwise to view" (orientation 6) in its EXIF.
+        let (w, h) = (32u32, 16u32);
+        let px: Vec<u8> = (0..w * h)
+            .flat_map(|i| [if i % w < 16 { 0 } else { 255 }; 3])
+            .collect();
+        let icc = b"an ICC profile, as opaque bytes".to_vec();
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
+        enc.set_exif_metadata(exif_with_orientation(6)).unwrap();
+        enc.set_icc_profile(icc.clone()).unwrap();
+        enc.write_image(&px, w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+
+        let img = Image::decode(&jpeg).unwrap();
+        // Upright: 16 wide, 32 tall, the black left column now the top rows.
+        assert_eq!((img.channels, img.width, img.height), (3, 16, 32));
+        let row_mean = |y: usize| img.plane(0)[y * 16..(y + 1) * 16].iter().sum::<f32>() / 16.0;
+        assert!(
+            row_mean(2) < 0.1 && row_mean(29) > 0.9,
+            "{} {}",
+            row_mean(2),
+            row_mean(29)
+        );
+        assert_eq!(img.meta.icc_profile.as_deref(), Some(&icc[..]));
+        let exif = img.meta.exif.clone().expect("EXIF kept");
+        assert_eq!(
+            Orientation::from_exif_chunk(&exif),
+            Some(Orientation::NoTransforms)
+        );
+
+        let dir = std::env::temp_dir().join(format!("regen-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for ext in ["jpg", "png"] {
+            let p = dir.join(format!("out.{ext}"));
+            img.save(&p).unwrap();
+            let back = Image::load(&p).unwrap();
+            // Written upright with orientation 1, so it is not turned a second time.
+            assert_eq!((back.width, back.height), (16, 32), "{ext}");
+            assert_eq!(back.meta, img.meta, "{ext}");
+            let bare = SaveOptions {
+                keep_metadata: false,
+                ..SaveOptions::default()
+            };
+            img.save_with(&p, &bare).unwrap();
+            assert_eq!(Image::load(&p).unwrap().meta, Metadata::default(), "{ext}");
+        }
+        // A lower JPEG quality is a smaller file.
+        let p = dir.join("q.jpg");
+        let size = |q: u8| {
+            let o = SaveOptions {
+                jpeg_quality: q,
+                ..SaveOptions::default()
+            };
+            Image::decode(&jpeg).unwrap().save_with(&p, &o).unwrap();
+            std::fs::metadata(&p).unwrap().len()
+        };
+        assert!(size(30) < size(95));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// The smallest PNG that declares `w` x `h` 8-bit RGB pixels: a valid header, then a
+    /// few bytes where the pixels would be.
+    fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in bytes {
+                c ^= b as u32;
+                for _ in 0..8 {
+                    c = if c & 1 == 1 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let body = [kind, data].concat();
+            out.extend(&body);
+            out.extend(crc32(&body).to_be_bytes());
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let ihdr = [&w.to_be_bytes()[..], &h.to_be_bytes(), &[8, 2, 0, 0, 0]].concat();
+        chunk(&mut png, b"IHDR", &ihdr);
+        chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00]);
+        chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn a_huge_declared_size_is_refused_from_the_header() {
+        let bomb = png_header_only(40_000, 40_000);
+        assert!(bomb.len() < 100);
+        let err = decode_as(&bomb, image::ImageFormat::Png, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(
+            err.contains("40000 x 40000 pixels is more than the limit"),
+            "{err}"
+        );
+        // The limit is the caller's: a 3 x 2 image passes 6 and fails 5.
+        let mut small = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut small)
+            .write_image(&[0; 18], 3, 2, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        assert!(decode_as(&small, image::ImageFormat::Png, 6).is_ok());
+        assert!(decode_as(&small, image::ImageFormat::Png, 5).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub use folder::{
     luminance,
 };
 pub use idx::Idx;
-pub use image::{Image, to_u8};
+pub use image::{
+    DEFAULT_MAX_PIXELS, Image, Metadata, SaveOptions, max_pixels, set_max_pixels, to_u8,
+};
 pub use patches::{PatchSampler, dihedral, split};
 pub use tensor::{images_to_tensor, one_hot, tensor_to_images};

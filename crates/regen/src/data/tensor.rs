@@ -31,6 +31,7 @@ pub fn tensor_to_images(t: Tensor<4>) -> Vec<Image> {
             width: w,
             data: v[i * c * h * w..(i + 1) * c * h * w].to_vec(),
             sixteen_bit: false,
+            meta: Default::default(),
         })
         .collect()
 }
