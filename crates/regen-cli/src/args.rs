@@ -23,6 +23,9 @@ pub struct Cli {
     /// else the REGEN_DEVICE variable.
     #[arg(long, global = true)]
     pub device: Option<regen::device::DeviceChoice>,
+    /// Refuse images with more pixels than this, from their header, before decoding.
+    #[arg(long, global = true, default_value_t = regen::data::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -482,6 +485,18 @@ pub struct Io {
     /// Output file (one input) or folder.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// JPEG output quality, 1 to 100.
+    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Do not copy the inputs' ICC profile and EXIF to the outputs (they are kept by default,
+    /// with the EXIF orientation reset, since outputs are written upright).
+    #[arg(long)]
+    pub strip_metadata: bool,
+    /// Leave inputs whose output file already exists alone: rerun an interrupted batch with
+    /// this and only what is left is done. (Outputs are written under a temporary name and
+    /// renamed, so an existing one is complete.)
+    #[arg(long)]
+    pub skip_existing: bool,
 }
 
 /// The blur that `corrupt` applies and `eval restore` tests with.

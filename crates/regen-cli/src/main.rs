@@ -13,6 +13,7 @@ use args::{Cli, Command, EvalCommand, TrainCommand};
 fn main() -> ExitCode {
     // A usage error exits 2, --help and --version 0.
     let cli = Cli::parse();
+    regen::data::set_max_pixels(cli.max_pixels);
     if let Some(n) = cli.threads {
         regen::device::set_threads(n);
     }

@@ -155,6 +155,12 @@ fn folder_batch_reports_bad_files_and_restores_good_ones() {
     )
     .unwrap();
     std::fs::write(input.join("broken.png"), b"not a png").unwrap();
+    // A file the TIFF decoder panics on: contained, reported, the batch goes on.
+    std::fs::copy(
+        fixtures().join("odd/tiled-planar-rgb16-37x21.tif"),
+        input.join("planar.tif"),
+    )
+    .unwrap();
     std::fs::write(input.join(".DS_Store"), b"junk").unwrap();
     std::fs::write(input.join("readme.txt"), b"hello").unwrap();
     let out = d.join("out");
@@ -167,10 +173,87 @@ fn folder_batch_reports_bad_files_and_restores_good_ones() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("broken.png: not an image"), "{err}");
+    assert!(
+        err.contains("planar.tif: cannot decode Tiff image: the decoder failed"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
+    // Each failure counted once: two restored, two refused.
+    assert!(err.contains("2 done, 2 failed"), "{err}");
     assert!(out.join("good.png").exists());
     assert!(out.join("sub/also-good.png").exists());
     assert!(!out.join("broken.png").exists());
+    assert!(!out.join("planar.tif").exists());
+
+    // Run again with --skip-existing after losing one output: only that one is redone, and
+    // the output left in place is not rewritten.
+    std::fs::remove_file(out.join("sub/also-good.png")).unwrap();
+    let kept = std::fs::metadata(out.join("good.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = run(&[
+        "restore",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--skip-existing",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1 done, 2 failed, 1 skipped (output exists)"),
+        "{err}"
+    );
+    assert!(out.join("sub/also-good.png").exists());
+    let now = std::fs::metadata(out.join("good.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(kept, now);
+}
+
+#[test]
+fn one_bad_file_is_counted_once() {
+    let d = TempDir::new("count");
+    std::fs::write(d.join("broken.png"), b"not a png").unwrap();
+    let o = run(&[
+        "restore",
+        d.join("broken.png").to_str().unwrap(),
+        "-o",
+        d.join("out.png").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("0 done, 1 failed"), "{err}");
+}
+
+#[test]
+fn pixel_limit_refuses_from_the_header() {
+    let d = TempDir::new("limit");
+    let photo = fixtures().join("photos/clean-256.png");
+    let o = run(&[
+        "restore",
+        photo.to_str().unwrap(),
+        "-o",
+        d.join("out.png").to_str().unwrap(),
+        "--max-pixels",
+        "60000",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("clean-256.png: 256 x 256 pixels is more than the limit of 60000"),
+        "{err}"
+    );
+    assert!(!d.join("out.png").exists());
+}
+
+#[test]
+fn jpeg_quality_is_checked() {
+    let o = run(&["restore", "x.png", "-o", "y.jpg", "--quality", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--quality"), "{}", stderr(&o));
 }
 
 #[test]
@@ -225,4 +308,57 @@ fn a_closed_stdout_ends_quietly() {
         o.status
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn ctrl_c_stops_a_batch_between_files() {
+    let d = TempDir::new("sigint");
+    let input = d.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..40 {
+        std::fs::copy(
+            fixtures().join("photos/clean-256.png"),
+            input.join(format!("p{i:02}.png")),
+        )
+        .unwrap();
+    }
+    let out = d.join("out");
+    let child = regen()
+        .args([
+            "restore",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first output is there, as a user would part way through.
+    let first = out.join("p00.png");
+    for _ in 0..6000 {
+        if first.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(first.exists(), "the batch never wrote its first output");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: "), "{err}");
+    // Whatever was written is whole: every output decodes, and no temporary file is left.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.len() < 40, "{names:?}");
+    for n in &names {
+        assert!(!n.ends_with(".tmp"), "{names:?}");
+        regen::data::Image::load(&out.join(n)).unwrap();
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{Image, is_image_path, list_images};
+use crate::data::{Image, SaveOptions, is_image_path, list_images};
 use crate::error::{Error, Result};
 
 /// One input file and where its result goes.
@@ -98,16 +98,153 @@ pub fn side_path(side: &Path, job: &Job, output: &Path, jobs: usize) -> PathBuf 
     side.join(rel)
 }
 
-/// Runs `f` on every job (load, transform, save), collecting the failures.
-pub fn run(jobs: &[Job], mut f: impl FnMut(usize, &Image) -> Result<Image>) -> Vec<Error> {
-    let mut errors = Vec::new();
+/// How a batch treats its outputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// How each output is written.
+    pub save: SaveOptions,
+    /// Leave jobs whose output file exists alone. Outputs are written to a temporary name
+    /// and renamed, so an existing one is complete: a batch killed half way, run again with
+    /// this, does only what is left.
+    pub skip_existing: bool,
+}
+
+/// What a batch did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Jobs whose output was written.
+    pub done: usize,
+    /// Jobs left alone because their output existed.
+    pub skipped: usize,
+    /// Jobs not started because the batch was stopped ([`Options`], `stop`).
+    pub not_started: usize,
+    /// The jobs that failed, one error each.
+    pub errors: Vec<Error>,
+}
+
+/// Where a batch has got to, for a progress display.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Jobs finished (done, skipped or failed).
+    pub finished: usize,
+    /// All the jobs.
+    pub total: usize,
+    /// Seconds since the batch began.
+    pub elapsed_s: f64,
+    /// Estimated seconds left, from the jobs actually processed so far.
+    pub left_s: Option<f64>,
+}
+
+/// Runs `f` on every job (load, transform, save), collecting the failures. `stop` is asked
+/// before each job (a Ctrl-C handler sets it): once true, the jobs left are not started, so
+/// nothing is left half way. `progress` hears after each job.
+pub fn run(
+    jobs: &[Job],
+    opts: &Options,
+    stop: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(Progress),
+    mut f: impl FnMut(usize, &Image) -> Result<Image>,
+) -> Outcome {
+    let t0 = std::time::Instant::now();
+    let mut out = Outcome::default();
+    let mut worked = 0usize;
     for (i, job) in jobs.iter().enumerate() {
-        let r = Image::load(&job.input)
-            .and_then(|img| f(i, &img))
-            .and_then(|out| out.save(&job.output));
-        if let Err(e) = r {
-            errors.push(e);
+        if stop() {
+            out.not_started = jobs.len() - i;
+            break;
         }
+        if opts.skip_existing && job.output.is_file() {
+            out.skipped += 1;
+        } else {
+            let r = Image::load(&job.input)
+                .and_then(|img| f(i, &img))
+                .and_then(|img| img.save_with(&job.output, &opts.save));
+            match r {
+                Ok(()) => out.done += 1,
+                Err(e) => out.errors.push(e),
+            }
+            worked += 1;
+        }
+        let elapsed_s = t0.elapsed().as_secs_f64();
+        let left = jobs.len() - i - 1;
+        progress(Progress {
+            finished: i + 1,
+            total: jobs.len(),
+            elapsed_s,
+            left_s: (worked > 0).then(|| elapsed_s / worked as f64 * left as f64),
+        });
     }
-    errors
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jobs_in(dir: &Path, n: usize) -> Vec<Job> {
+        (0..n)
+            .map(|i| {
+                let input = dir.join(format!("in{i}.png"));
+                let mut img = Image::zeros(1, 4, 4);
+                img.data[0] = i as f32 / 10.0;
+                img.save(&input).unwrap();
+                Job {
+                    input,
+                    output: dir.join(format!("out/in{i}.png")),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_skips_and_stops() {
+        let dir = std::env::temp_dir().join(format!("regen-batch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut jobs = jobs_in(&dir, 4);
+        jobs[2].input = dir.join("missing.png");
+        let mut seen = Vec::new();
+        let o = run(
+            &jobs,
+            &Options::default(),
+            &|| false,
+            &mut |p| seen.push(p.finished),
+            |_, img| Ok(img.clone()),
+        );
+        assert_eq!(
+            (o.done, o.skipped, o.errors.len(), o.not_started),
+            (3, 0, 1, 0)
+        );
+        assert_eq!(seen, [1, 2, 3, 4]);
+
+        // Again with skip_existing: the three outputs are kept, the missing input fails again.
+        let opts = Options {
+            skip_existing: true,
+            ..Options::default()
+        };
+        let mut calls = 0;
+        let o = run(&jobs, &opts, &|| false, &mut |_| {}, |_, img| {
+            calls += 1;
+            Ok(img.clone())
+        });
+        assert_eq!((o.done, o.skipped, o.errors.len()), (0, 3, 1));
+        assert_eq!(calls, 0);
+
+        // Stopped before the third job: two done, two never started.
+        let _ = std::fs::remove_dir_all(dir.join("out"));
+        let started = std::cell::Cell::new(0);
+        let o = run(
+            &jobs,
+            &Options::default(),
+            &|| started.get() == 2,
+            &mut |_| {},
+            |_, img| {
+                started.set(started.get() + 1);
+                Ok(img.clone())
+            },
+        );
+        assert_eq!((o.done, o.not_started, o.errors.len()), (2, 2, 0));
+        assert!(!jobs[2].output.exists() && !jobs[3].output.exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

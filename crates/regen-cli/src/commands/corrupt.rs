@@ -29,15 +29,13 @@ pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
         },
     };
     c.validate()?;
-    let (jobs, mut errors) = batch::plan(&a.io.inputs, &a.io.output)?;
-    let bad_before = errors.len();
+    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
     let n = jobs.len();
-    errors.extend(batch::run(&jobs, |i, img| {
+    super::run_batch(&a.io, &jobs, bad, |i, img| {
         let out = c.apply(img, a.seed.wrapping_add(i as u64));
         if let (Some(m), Some(dir)) = (&out.mask, &a.masks) {
             m.save(&batch::side_path(dir, &jobs[i], &a.io.output, n))?;
         }
         Ok(out.image)
-    }));
-    Ok(super::finish(jobs.len() + bad_before, errors))
+    })
 }

@@ -38,11 +38,10 @@ fn vae(spec: &str) -> Result<Generator> {
 pub fn reconstruct(a: ReconstructArgs) -> Result<ExitCode> {
     let g = vae(&a.model)?;
     let cls = a.class.map(|c| vec![c]);
-    let (jobs, mut errors) = batch::plan(&a.io.inputs, &a.io.output)?;
-    errors.extend(batch::run(&jobs, |_, img| {
+    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
+    super::run_batch(&a.io, &jobs, bad, |_, img| {
         Ok(g.reconstruct(&[img], cls.as_deref())?.remove(0))
-    }));
-    Ok(super::finish(jobs.len(), errors))
+    })
 }
 
 pub fn interpolate(a: InterpolateArgs) -> Result<ExitCode> {

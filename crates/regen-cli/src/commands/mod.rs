@@ -7,21 +7,104 @@ pub mod generate;
 pub mod restore;
 pub mod train;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use regen::Error;
+use regen::batch::{self, Job, Outcome, Progress};
+use regen::data::{Image, SaveOptions};
+use regen::{Error, Result};
 
-/// Prints batch failures; exit code 2 if there were any.
-fn finish(done: usize, errors: Vec<Error>) -> ExitCode {
-    for e in &errors {
+use crate::args::Io;
+
+/// Runs the planned `jobs` the way every image batch runs: the output options of `io`,
+/// progress on stderr when there is more than one file, Ctrl-C stopping it between files
+/// (a second Ctrl-C ends it at once), and the summary. `bad` are the inputs the plan refused.
+fn run_batch(
+    io: &Io,
+    jobs: &[Job],
+    bad: Vec<Error>,
+    f: impl FnMut(usize, &Image) -> Result<Image>,
+) -> anyhow::Result<ExitCode> {
+    let opts = batch::Options {
+        save: SaveOptions {
+            jpeg_quality: io.quality,
+            keep_metadata: !io.strip_metadata,
+        },
+        skip_existing: io.skip_existing,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    // The conditional exit first: it fires only once the flag is already set.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut show = |p: Progress| {
+        if jobs.len() > 1 {
+            let line = progress_line(&p);
+            if tty {
+                eprint!("\r{line}\x1b[K");
+                if p.finished == p.total {
+                    eprintln!();
+                }
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    };
+    let outcome = batch::run(jobs, &opts, &|| stop.load(Ordering::Relaxed), &mut show, f);
+    if tty && outcome.not_started > 0 {
+        eprintln!();
+    }
+    Ok(finish(bad, outcome))
+}
+
+/// `12/200 files, 0:41 elapsed, about 10:51 left`.
+fn progress_line(p: &Progress) -> String {
+    let clock = |s: f64| {
+        let s = s.round() as u64;
+        format!("{}:{:02}", s / 60, s % 60)
+    };
+    let left = p
+        .left_s
+        .map(|s| format!(", about {} left", clock(s)))
+        .unwrap_or_default();
+    format!(
+        "{}/{} files, {} elapsed{left}",
+        p.finished,
+        p.total,
+        clock(p.elapsed_s)
+    )
+}
+
+/// Prints the batch's failures and, when anything was not done, one summary line. Exit 130
+/// when it was interrupted, 2 when any input failed, else 0.
+fn finish(bad: Vec<Error>, o: Outcome) -> ExitCode {
+    for e in bad.iter().chain(&o.errors) {
         eprintln!("error: {e}");
     }
-    if errors.is_empty() {
-        ExitCode::SUCCESS
+    let failed = bad.len() + o.errors.len();
+    let skipped = if o.skipped > 0 {
+        format!(", {} skipped (output exists)", o.skipped)
     } else {
-        eprintln!("{done} done, {} failed", errors.len());
+        String::new()
+    };
+    if o.not_started > 0 {
+        eprintln!(
+            "interrupted: {} done, {failed} failed{skipped}, {} not started",
+            o.done, o.not_started
+        );
+        ExitCode::from(130)
+    } else if failed > 0 {
+        eprintln!("{} done, {failed} failed{skipped}", o.done);
         ExitCode::from(2)
+    } else {
+        if o.skipped > 0 {
+            eprintln!("{} done{skipped}", o.done);
+        }
+        ExitCode::SUCCESS
     }
 }
 

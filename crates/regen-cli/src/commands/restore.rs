@@ -17,15 +17,14 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
     regen::restore::check_mask(a.task, a.mask.as_deref())?;
     model.tile = a.tile;
     model.ensemble = a.ensemble;
-    let (jobs, mut errors) = batch::plan(&a.io.inputs, &a.io.output)?;
+    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
     let n = jobs.len();
-    errors.extend(batch::run(&jobs, |i, img| match &a.mask {
+    super::run_batch(&a.io, &jobs, bad, |i, img| match &a.mask {
         Some(m) => {
             let path = batch::side_path(m, &jobs[i], &a.io.output, n);
             let mask = load_mask(&path, img.height, img.width)?;
             Ok(model.restore_masked(img, Some(&mask)))
         }
         None => Ok(model.restore(img)),
-    }));
-    Ok(super::finish(jobs.len() + errors.len(), errors))
+    })
 }
