@@ -362,3 +362,86 @@ fn ctrl_c_stops_a_batch_between_files() {
         regen::data::Image::load(&out.join(n)).unwrap();
     }
 }
+
+/// A small tmpfs at `dir` (`opts` as for `mount -o`), unmounted when dropped; `None` where
+/// this machine will not mount one (not root, or a container without the right).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: std::path::PathBuf, opts: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs", dir.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_and_read_only_output_name_the_file() {
+    let d = TempDir::new("fullfs");
+    let input = d.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 1..=5 {
+        let name = format!("test_00{i}.png");
+        std::fs::copy(fixtures().join("train").join(&name), input.join(&name)).unwrap();
+    }
+    let before: Vec<Vec<u8>> = (1..=5)
+        .map(|i| std::fs::read(input.join(format!("test_00{i}.png"))).unwrap())
+        .collect();
+    // 50 KB holds some of the five outputs (15-23 KB each), not all.
+    let Some(full) = Tmpfs::mount(d.join("full"), "size=50k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root outside a container)");
+        return;
+    };
+    let o = run(&[
+        "restore",
+        input.to_str().unwrap(),
+        "-o",
+        full.0.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // What was written is whole; nothing half-written or temporary is left.
+    let mut written = 0;
+    for e in std::fs::read_dir(&full.0).unwrap() {
+        let p = e.unwrap().path();
+        assert!(!p.to_string_lossy().ends_with(".tmp"), "{}", p.display());
+        regen::data::Image::load(&p).unwrap();
+        written += 1;
+    }
+    assert!((1..5).contains(&written), "{written} outputs: {err}");
+    assert!(
+        err.contains(&format!("{written} done, {} failed", 5 - written)),
+        "{err}"
+    );
+
+    let ro = Tmpfs::mount(d.join("ro"), "size=1m,ro").expect("mounted one already");
+    let o = run(&[
+        "restore",
+        input.to_str().unwrap(),
+        "-o",
+        ro.0.join("out").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(err.contains("0 done, 5 failed"), "{err}");
+    // The inputs are untouched.
+    for (i, b) in before.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(input.join(format!("test_00{}.png", i + 1))).unwrap(),
+            b
+        );
+    }
+}
