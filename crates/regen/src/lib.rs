@@ -21,6 +21,7 @@ pub mod engine;
 mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod fuzz;
 pub mod generate;
 pub mod metrics;
 pub mod models;

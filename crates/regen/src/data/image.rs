@@ -150,11 +150,14 @@ impl Image {
     pub fn decode(bytes: &[u8]) -> std::result::Result<Image, String> {
         let format = image::guess_format(bytes)
             .map_err(|_| "not an image regen can read (PNG, JPEG, BMP or TIFF)".to_string())?;
-        crate::panics::contain(|| decode_as(bytes, format, max_pixels())).unwrap_or_else(|msg| {
-            Err(format!(
-                "cannot decode {format:?} image: the decoder failed on this file ({msg})"
-            ))
-        })
+        let decoded = crate::panics::contain(|| decode_as(bytes, format, max_pixels()))
+            .unwrap_or_else(|msg| {
+                Err(format!(
+                    "cannot decode {format:?} image: the decoder failed on this file ({msg})"
+                ))
+            });
+        // Decoders' messages may end in or contain line breaks; a refusal is one line.
+        decoded.map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     /// Writes the image with the default [`SaveOptions`].

@@ -1,0 +1,53 @@
+//! What each fuzz target checks (`fuzz/`, run with `cargo fuzz`), kept here so that the
+//! fuzzers and the stable-Rust replay of their findings (`tests/fuzz_replay.rs`) run the very
+//! same code: any input gives a value or an error, never a panic, a hang or a runaway
+//! allocation.
+
+use std::path::Path;
+
+use crate::data::{Idx, Image};
+use crate::train::{GanTrainConfig, RestoreTrainConfig, VaeTrainConfig};
+
+/// Bytes as an image file, under a pixel limit small enough to keep each run fast. A
+/// decoded image is well formed: one sample per channel and pixel, all in [0, 1].
+pub fn image(data: &[u8]) {
+    crate::data::set_max_pixels(1 << 22);
+    if let Ok(img) = Image::decode(data) {
+        assert_eq!(img.data.len(), img.channels * img.height * img.width);
+        assert!(img.data.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}
+
+/// Bytes as an IDX file; what parses writes back to bytes that parse the same.
+pub fn idx(data: &[u8]) {
+    if let Ok(idx) = Idx::parse(data) {
+        let again = Idx::parse(&idx.to_bytes()).expect("its own output parses");
+        assert_eq!(again.to_bytes(), idx.to_bytes());
+    }
+}
+
+/// Bytes as a checkpoint handed to `--model` of `restore` and of `generate`, through a
+/// file at `scratch`.
+pub fn checkpoint(data: &[u8], scratch: &Path) {
+    std::fs::write(scratch, data).expect("scratch file writable");
+    let spec = scratch.to_str().expect("scratch path is UTF-8");
+    let _ = crate::restore::Restorer::load(spec);
+    let _ = crate::generate::Generator::load(spec);
+}
+
+/// Bytes as a training config (`--config FILE`) of each family; what parses validates or
+/// is refused.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(c) = toml::from_str::<RestoreTrainConfig>(text) {
+        let _ = c.validate();
+    }
+    if let Ok(c) = toml::from_str::<VaeTrainConfig>(text) {
+        let _ = c.validate();
+    }
+    if let Ok(c) = toml::from_str::<GanTrainConfig>(text) {
+        let _ = c.validate();
+    }
+}
