@@ -18,22 +18,24 @@ fn main() -> ExitCode {
         regen::device::set_threads(n);
     }
     let device = regen::device::resolve(cli.device).map_err(anyhow::Error::from);
-    let result = device.and_then(|()| match cli.command {
-        Command::Restore(a) => commands::restore::restore(a),
-        Command::Corrupt(a) => commands::corrupt::corrupt(a),
-        Command::Generate(a) => commands::generate::generate(a),
-        Command::Reconstruct(a) => commands::generate::reconstruct(a),
-        Command::Interpolate(a) => commands::generate::interpolate(a),
-        Command::Encode(a) => commands::generate::encode(a),
-        Command::Train(t) => match *t {
-            TrainCommand::Restore(a) => commands::train::restore(a),
-            TrainCommand::Vae(a) => commands::train::vae(a),
-            TrainCommand::Gan(a) => commands::train::gan(a),
-        },
-        Command::Eval(EvalCommand::Restore(a)) => commands::eval::restore(a),
-        Command::Eval(EvalCommand::Vae(a)) => commands::eval::vae(a),
-        Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
-        Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
+    let result = device.and_then(|()| {
+        regen::device::in_pool(|| match cli.command {
+            Command::Restore(a) => commands::restore::restore(a),
+            Command::Corrupt(a) => commands::corrupt::corrupt(a),
+            Command::Generate(a) => commands::generate::generate(a),
+            Command::Reconstruct(a) => commands::generate::reconstruct(a),
+            Command::Interpolate(a) => commands::generate::interpolate(a),
+            Command::Encode(a) => commands::generate::encode(a),
+            Command::Train(t) => match *t {
+                TrainCommand::Restore(a) => commands::train::restore(a),
+                TrainCommand::Vae(a) => commands::train::vae(a),
+                TrainCommand::Gan(a) => commands::train::gan(a),
+            },
+            Command::Eval(EvalCommand::Restore(a)) => commands::eval::restore(a),
+            Command::Eval(EvalCommand::Vae(a)) => commands::eval::vae(a),
+            Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
+            Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
+        })
     });
     if let Some(report) = regen::engine::backend::profile_report() {
         eprint!("{report}");

@@ -162,6 +162,16 @@ pub fn set_threads(n: usize) {
         .build_global();
 }
 
+/// Runs `f` on one of the CPU pool's threads rather than the caller's. The work between
+/// parallel sections then runs on a pool thread too, so the program has as many busy threads
+/// as `--threads` says, not one more that the pool's threads compete with for the cores, and
+/// each parallel section starts without waking the whole pool from the outside.
+pub fn in_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("the scope ran its body")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
