@@ -35,6 +35,24 @@ fn main() {
         std::process::exit(2);
     }
 
+    // On a pool thread, as `regen` runs every command (`regen::device::in_pool`).
+    regen::device::in_pool(|| measure(&config, batch, patch, steps, size, reps));
+    // REGEN_PROFILE=1: each convolution pass's time per shape, on stderr (stdout is the JSON).
+    if let Some(report) = regen::engine::backend::profile_report() {
+        eprintln!("{report}");
+    }
+}
+
+/// Times `steps` training steps on random `batch` x `patch`^2 pairs and `reps` restores of
+/// one `size`^2 image, and prints one JSON line.
+fn measure(
+    config: &RestoreConfig,
+    batch: usize,
+    patch: usize,
+    steps: usize,
+    size: usize,
+    reps: usize,
+) {
     // Resident memory before the network exists: the training step's peak is measured above it.
     let base_mb = status_mb("VmRSS");
     let device = regen::device::train_device();
@@ -90,10 +108,6 @@ fn main() {
             "train_peak_mb": peak_mb,
         })
     );
-    // REGEN_PROFILE=1: each convolution pass's time per shape, on stderr (stdout is the JSON).
-    if let Some(report) = regen::engine::backend::profile_report() {
-        eprintln!("{report}");
-    }
 }
 
 /// A memory figure of this process from /proc/self/status, in MiB (VmRSS now, VmHWM the peak).
