@@ -282,7 +282,12 @@ fn decode_as(
             "{w} x {h} pixels is more than the limit of {max} (--max-pixels)"
         ));
     }
-    let icc_profile = decoder.icc_profile().ok().flatten();
+    // A CMYK profile would mislabel the RGB that CMYK JPEGs are converted to: dropped.
+    let icc_profile = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| p.get(16..20) != Some(b"CMYK"));
     let mut exif = decoder.exif_metadata().ok().flatten();
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     if let Some(e) = exif.as_mut() {
@@ -460,6 +465,19 @@ mod tests {
         };
         assert!(size(30) < size(95));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_cmyk_profile_is_not_carried_to_rgb_pixels() {
+        let mut icc = vec![0u8; 128];
+        icc[16..20].copy_from_slice(b"CMYK");
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
+        enc.set_icc_profile(icc).unwrap();
+        enc.write_image(&[128; 8 * 8 * 3], 8, 8, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let img = Image::decode(&jpeg).unwrap();
+        assert_eq!((img.channels, img.meta.icc_profile), (3, None));
     }
 
     /// The smallest PNG that declares `w` x `h` 8-bit RGB pixels: a valid header, then a
