@@ -71,6 +71,11 @@ pub struct RestoreArgs {
     /// Average over the 8 flips and rotations of each image: slightly better, 8x slower.
     #[arg(long)]
     pub ensemble: bool,
+    /// Denoise: the noise sigma (0-255) to remove, for models with a noise level input
+    /// (the colour denoiser): a strength to turn, higher smooths more. Default: estimated
+    /// from each image.
+    #[arg(long, allow_hyphen_values = true)]
+    pub sigma: Option<f32>,
     /// Deblur, when the blur is known: gaussian or motion. With a blur given, the shipped
     /// non-blind deblurrer (`deblur-nonblind`) is the default model.
     #[arg(long)]
@@ -321,6 +326,14 @@ pub struct TrainRestoreArgs {
     /// encdec: turn the U-Net skip connections off.
     #[arg(long)]
     pub no_skips: bool,
+    /// Image channels: 1 (gray; colour training images are reduced to luminance) or 3
+    /// (RGB, restored together; gray training images are repeated into RGB).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Denoise: give the network a noise level map (sigma / 255 in one more input plane),
+    /// so that `regen restore --sigma S` can set its strength.
+    #[arg(long)]
+    pub noise_map: bool,
     /// Training noise sigma (0-255): a number, or a range like 0-50 for a blind model.
     #[arg(long, allow_hyphen_values = true)]
     pub sigma: Option<String>,
@@ -371,6 +384,24 @@ pub enum EvalCommand {
     /// Classifier accuracy from a small labelled subset, with and without conditional GAN
     /// and VAE samples (trained on that subset only) added.
     Augment(EvalAugmentArgs),
+    /// How close the noise level estimator (what `regen restore` uses without --sigma)
+    /// comes to known Gaussian noise levels.
+    Noise(EvalNoiseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvalNoiseArgs {
+    /// Folder of clean images.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Noise sigmas (0-255) to add, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,15,20,25,30,40,50")]
+    pub sigmas: Vec<f32>,
+    /// Noise seed of the first image (image i gets seed + i, as `regen corrupt`).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub json: Json,
 }
 
 #[derive(Args, Debug)]

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Command::Eval(EvalCommand::Vae(a)) => commands::eval::vae(a),
             Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
             Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
+            Command::Eval(EvalCommand::Noise(a)) => commands::eval::noise(a),
         })
     });
     if let Some(report) = regen::engine::backend::profile_report() {

@@ -250,3 +250,52 @@ fn blur_like_the_test_sets(clean: &std::path::Path, soft: &std::path::Path) {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `--sigma` is for models with a noise level input; a gray model without one, or a sigma
+/// out of range, is one line and exit 2.
+#[test]
+fn sigma_is_refused_for_a_model_without_a_noise_level_input() {
+    let d = TempDir::new("sigma");
+    let clean = fixtures().join("photos/clean-256.png");
+    let out = d.join("out.png");
+    let (c, o) = (clean.to_str().unwrap(), out.to_str().unwrap());
+    let r = run(&["restore", "--model", "denoise", "--sigma", "20", c, "-o", o]);
+    assert_user_error(&r, "has no noise level input");
+    let r = run(&["restore", "--sigma", "300", c, "-o", o]);
+    assert_user_error(&r, "--sigma 300");
+    assert!(!out.exists());
+}
+
+/// `regen eval noise` reports the estimator's error at each asked sigma.
+#[test]
+fn eval_noise_reports_each_sigma() {
+    let data = fixtures().join("photos");
+    let o = run(&[
+        "eval",
+        "noise",
+        "--data",
+        data.to_str().unwrap(),
+        "--sigmas",
+        "10,30",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, sigma) in rows.iter().zip([10.0, 30.0]) {
+        let est = row["mean"].as_f64().unwrap();
+        assert!((est - sigma).abs() < 0.15 * sigma, "sigma {sigma}: {est}");
+    }
+    assert_user_error(
+        &run(&[
+            "eval",
+            "noise",
+            "--data",
+            data.to_str().unwrap(),
+            "--sigmas",
+            "0",
+        ]),
+        "--sigmas",
+    );
+}

@@ -98,3 +98,20 @@ fn shipped_deblurrer_beats_wiener_and_richardson_lucy_on_set12() {
     assert!(s["regen non-blind"] > classical + 1.0, "{s:?}");
     assert!(s["regen non-blind"] > s["regen model"], "{s:?}");
 }
+
+/// The noise level estimator (what `regen restore` uses without `--sigma`) is within 10%
+/// of the true sigma on average over Set12 at sigmas 5-50.
+#[test]
+fn the_noise_estimator_finds_set12_sigmas() {
+    let Some(set12) = shared("denoise/set12") else {
+        return;
+    };
+    let o = regen()
+        .args(["eval", "noise", "--data", set12.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let err = r["rel_error"].as_f64().unwrap();
+    assert!(err < 0.10, "mean relative error {err}");
+}

@@ -127,40 +127,84 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
-/// Safetensors bytes with the first convolution's weight `[out, from, k, k]` (the only
-/// 4-d tensor with `from` input planes whose name ends in `convs.0.weight` of the head or
-/// body) padded with zeros to `[out, to, k, k]`: a network given more input planes than
-/// the checkpoint had starts out ignoring them.
-pub fn widen_first_conv(
+/// Where each input plane of a new network's first convolution takes its weights from:
+/// `(plane of the checkpoint, scale)` pairs summed, none for a plane that starts at zero.
+pub type PlanePlan = Vec<Vec<(usize, f32)>>;
+
+/// Safetensors bytes of a restoration network adapted to more input planes or more image
+/// channels: the first convolution's weight (`head.convs.0` or `body.convs.0`, `[out, in,
+/// k, k]`) gets one input plane per entry of `first`, made as that entry says; the last
+/// convolution (`tail`, `[c, w, k, k]` and bias `[c]`) gets `out` output channels, each a
+/// copy of the checkpoint's channel `o % c`. A network given more input planes than the
+/// checkpoint had thus starts out ignoring them.
+pub fn adapt_ends(
     bytes: &[u8],
-    from: usize,
-    to: usize,
+    first: &PlanePlan,
+    out: usize,
 ) -> std::result::Result<Vec<u8>, String> {
     use safetensors::{Dtype, SafeTensors, tensor::TensorView};
     let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let floats = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect()
+    };
+    let bytes_of = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut widened = 0;
+    let (mut firsts, mut tails) = (0, 0);
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
-        let first = name.ends_with("head.convs.0.weight") || name.ends_with("body.convs.0.weight");
-        if first && shape.len() == 4 && shape[1] == from && view.dtype() == Dtype::F32 {
-            let (out, kk) = (shape[0], shape[2] * shape[3]);
-            let src = view.data();
-            let mut data = vec![0u8; out * to * kk * 4];
-            for o in 0..out {
-                let n = from * kk * 4;
-                data[o * to * kk * 4..o * to * kk * 4 + n]
-                    .copy_from_slice(&src[o * n..(o + 1) * n]);
+        let f32s = view.dtype() == Dtype::F32;
+        let is_first =
+            name.ends_with("head.convs.0.weight") || name.ends_with("body.convs.0.weight");
+        let is_tail = name.ends_with("tail.weight") || name.ends_with("tail.bias");
+        if is_first && shape.len() == 4 && f32s {
+            let (o, cin, kk) = (shape[0], shape[1], shape[2] * shape[3]);
+            let src = floats(view.data());
+            let mut w = vec![0.0f32; o * first.len() * kk];
+            for oo in 0..o {
+                for (j, parts) in first.iter().enumerate() {
+                    for &(from, scale) in parts {
+                        if from >= cin {
+                            return Err(format!("{name}: has no input plane {from}"));
+                        }
+                        for k in 0..kk {
+                            w[(oo * first.len() + j) * kk + k] +=
+                                scale * src[(oo * cin + from) * kk + k];
+                        }
+                    }
+                }
             }
-            owned.push((name, Dtype::F32, vec![out, to, shape[2], shape[3]], data));
-            widened += 1;
+            owned.push((
+                name,
+                Dtype::F32,
+                vec![o, first.len(), shape[2], shape[3]],
+                bytes_of(&w),
+            ));
+            firsts += 1;
+        } else if is_tail && f32s && out != shape[0] {
+            let c = shape[0];
+            let per: usize = shape[1..].iter().product();
+            let src = floats(view.data());
+            let w: Vec<f32> = (0..out)
+                .flat_map(|o| src[(o % c) * per..(o % c + 1) * per].iter().copied())
+                .collect();
+            let mut sh = shape.clone();
+            sh[0] = out;
+            owned.push((name, Dtype::F32, sh, bytes_of(&w)));
+            tails += 1;
         } else {
             owned.push((name, view.dtype(), shape, view.data().to_vec()));
         }
     }
-    if widened != 1 {
+    if firsts != 1 {
         return Err(format!(
-            "found {widened} first convolutions to widen, expected 1"
+            "found {firsts} first convolutions to adapt, expected 1"
+        ));
+    }
+    if tails > 2 {
+        return Err(format!(
+            "found {tails} last-layer tensors, expected at most 2"
         ));
     }
     let views = owned

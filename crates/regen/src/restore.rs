@@ -5,9 +5,14 @@
 //! only its core is kept. When `margin` covers the network's receptive field the result
 //! equals processing the whole image at once, so no seams can show.
 //!
-//! Colour images are restored channel by channel with the grayscale model: camera and
-//! synthetic noise are (close to) independent per channel, and this keeps one shipped
-//! model for gray and colour. Alpha passes through untouched.
+//! A colour model (three image channels) restores the RGB planes together, so it can use
+//! what the channels share; a grayscale model restores a colour image channel by channel.
+//! Without `--model`, `regen restore` denoises gray images with the gray model and colour
+//! images with the colour one ([`COLOR_DENOISER`]). Alpha passes through untouched.
+//!
+//! Denoisers with a noise level map (FFDNet-style) are told the noise sigma: the user's
+//! ([`Restorer::sigma`], `--sigma`), or else one estimated from each image by
+//! [`crate::classical::estimate_sigma`].
 //!
 //! Inpainting models take two channels: the image with its holes pre-filled by the harmonic
 //! fill of the *whole* image, and the mask. The pre-fill is global, so a hole larger than a
@@ -26,6 +31,7 @@ use std::path::Path;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::checkpoint::{self, ModelCard};
+use crate::classical::estimate_sigma;
 use crate::corrupt::Task;
 use crate::corrupt::blur::Kernel;
 use crate::data::Image;
@@ -50,10 +56,28 @@ pub struct Restorer {
     /// The blur to undo, for a non-blind deblurring model (see [`Restorer::non_blind`]);
     /// without one such a model assumes no blur and only cleans up.
     kernel: Option<Kernel>,
+    /// The noise sigma (0-255) a model with a noise level map is told; `None`: estimated
+    /// from each image.
+    pub sigma: Option<f32>,
+    /// The model for colour images, when this one is the shipped gray default.
+    color: Option<Box<Restorer>>,
+}
+
+/// What one restoration call runs with: the [`Restorer`]'s settings, which the colour
+/// model of a default pair takes from the gray one.
+#[derive(Clone, Copy)]
+struct Settings {
+    tile: usize,
+    margin: usize,
+    ensemble: bool,
+    sigma: Option<f32>,
 }
 
 /// The shipped deblurrer that is told the kernel.
 pub const NON_BLIND_DEBLURRER: &str = "deblur-nonblind";
+
+/// The shipped colour denoiser, the default for colour images.
+pub const COLOR_DENOISER: &str = "denoise-color";
 
 impl Restorer {
     /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
@@ -98,6 +122,9 @@ impl Restorer {
         }
         let spec = model.or(kernel.as_ref().map(|_| NON_BLIND_DEBLURRER));
         let mut r = Restorer::load_for(spec, task)?;
+        if spec.is_none() && task == Task::Denoise && shipped::find(COLOR_DENOISER).is_some() {
+            r.color = Some(Box::new(Restorer::load(COLOR_DENOISER)?));
+        }
         let name = spec.unwrap_or("default");
         match (r.non_blind(), &kernel) {
             (true, None) => Err(Error::arg(format!(
@@ -142,6 +169,27 @@ impl Restorer {
             margin: 40,
             ensemble: false,
             kernel: None,
+            sigma: None,
+            color: None,
+        }
+    }
+
+    /// The network's config.
+    pub fn config(&self) -> &RestoreConfig {
+        &self.config
+    }
+
+    /// Whether the model (or the colour model beside it) takes a noise level.
+    pub fn takes_sigma(&self) -> bool {
+        self.config.has_noise_map() || self.color.as_ref().is_some_and(|c| c.takes_sigma())
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            tile: self.tile,
+            margin: self.margin,
+            ensemble: self.ensemble,
+            sigma: self.sigma,
         }
     }
 
@@ -152,7 +200,7 @@ impl Restorer {
 
     /// Whether this is a deblurring model that must be told the blur kernel.
     pub fn non_blind(&self) -> bool {
-        self.task == Task::Deblur && self.config.in_channels > 1
+        self.task == Task::Deblur && task_planes(&self.config) > self.config.image_channels()
     }
 
     /// Restores the colour channels of `image`; alpha is copied.
@@ -175,17 +223,69 @@ impl Restorer {
         mask: Option<&[f32]>,
         kernel: Option<&Kernel>,
     ) -> Image {
+        self.restore_told(image, mask, kernel, self.sigma)
+    }
+
+    /// As [`Restorer::restore_with`], telling a model with a noise level map the noise
+    /// sigma `sigma` (0-255) instead of [`Restorer::sigma`]; `None` estimates it.
+    pub fn restore_told(
+        &self,
+        image: &Image,
+        mask: Option<&[f32]>,
+        kernel: Option<&Kernel>,
+        sigma: Option<f32>,
+    ) -> Image {
+        let model = match &self.color {
+            Some(c) if image.color_channels() == 3 => c,
+            _ => self,
+        };
+        let s = Settings {
+            sigma,
+            ..self.settings()
+        };
+        model.restore_image(image, mask, kernel, s)
+    }
+
+    fn restore_image(
+        &self,
+        image: &Image,
+        mask: Option<&[f32]>,
+        kernel: Option<&Kernel>,
+        s: Settings,
+    ) -> Image {
         let mut out = image.clone();
         let (h, w) = (image.height, image.width);
-        for c in 0..image.color_channels() {
-            let plane = self.restore_plane(image.plane(c), mask, kernel, h, w);
-            out.plane_mut(c).copy_from_slice(&plane);
+        let cc = image.color_channels();
+        match (self.config.image_channels(), cc) {
+            (1, _) => {
+                for c in 0..cc {
+                    let r = self.restore_planes(&[image.plane(c)], mask, kernel, s, h, w);
+                    out.plane_mut(c).copy_from_slice(&r[0]);
+                }
+            }
+            (3, 3) => {
+                let planes = [image.plane(0), image.plane(1), image.plane(2)];
+                let r = self.restore_planes(&planes, mask, kernel, s, h, w);
+                for (c, p) in r.iter().enumerate() {
+                    out.plane_mut(c).copy_from_slice(p);
+                }
+            }
+            _ => {
+                // A gray image through a colour model: as an RGB image with three equal
+                // planes, whose restored planes are averaged back into one.
+                let p = image.plane(0);
+                let r = self.restore_planes(&[p, p, p], mask, kernel, s, h, w);
+                let mean = (0..h * w).map(|i| (r[0][i] + r[1][i] + r[2][i]) / 3.0);
+                for (o, v) in out.plane_mut(0).iter_mut().zip(mean) {
+                    *o = v;
+                }
+            }
         }
         out
     }
 
-    /// Restores one `h` x `w` plane (values clamped to [0, 1]); `mask` as in
-    /// [`Restorer::restore_masked`], `kernel` as in [`Restorer::restore_with`].
+    /// Restores one `h` x `w` plane (values clamped to [0, 1]) with a gray model; `mask`
+    /// as in [`Restorer::restore_masked`], `kernel` as in [`Restorer::restore_with`].
     pub fn restore_plane(
         &self,
         plane: &[f32],
@@ -194,13 +294,33 @@ impl Restorer {
         h: usize,
         w: usize,
     ) -> Vec<f32> {
-        let inpaint = self.task == Task::Inpaint && self.config.in_channels > 1;
-        let planes = model_inputs(&self.config, self.task, plane, mask, kernel, h, w);
-        if inpaint && !planes[1].iter().any(|&m| m > 0.5) {
-            return plane.to_vec();
+        let mut r = self.restore_planes(&[plane], mask, kernel, self.settings(), h, w);
+        r.swap_remove(0)
+    }
+
+    /// Restores the model's image planes (one or three, `h` x `w`) together; values
+    /// clamped to [0, 1].
+    fn restore_planes(
+        &self,
+        image: &[&[f32]],
+        mask: Option<&[f32]>,
+        kernel: Option<&Kernel>,
+        s: Settings,
+        h: usize,
+        w: usize,
+    ) -> Vec<Vec<f32>> {
+        let c = image.len();
+        let inpaint = self.task == Task::Inpaint && task_planes(&self.config) > c;
+        let sigma = self
+            .config
+            .has_noise_map()
+            .then(|| s.sigma.unwrap_or_else(|| estimate_sigma(image, h, w)));
+        let planes = model_inputs(&self.config, self.task, image, mask, kernel, sigma, h, w);
+        if inpaint && !planes[c].iter().any(|&m| m > 0.5) {
+            return image.iter().map(|p| p.to_vec()).collect();
         }
-        let mut out = if self.ensemble {
-            let mut acc = vec![0.0f32; h * w];
+        let mut out = if s.ensemble {
+            let mut acc = vec![vec![0.0f32; h * w]; c];
             for t in 0..8 {
                 let (th, tw) = if t & 4 != 0 { (w, h) } else { (h, w) };
                 let map = dihedral_map(t, h, w);
@@ -208,32 +328,37 @@ impl Restorer {
                     .iter()
                     .map(|p| map.iter().map(|&i| p[i]).collect())
                     .collect();
-                let r = self.restore_tiled(&moved, th, tw);
-                for (k, &i) in map.iter().enumerate() {
-                    acc[i] += r[k] / 8.0;
+                let r = self.restore_tiled(&moved, th, tw, s);
+                for (a, rp) in acc.iter_mut().zip(&r) {
+                    for (k, &i) in map.iter().enumerate() {
+                        a[i] += rp[k] / 8.0;
+                    }
                 }
             }
             acc
         } else {
-            self.restore_tiled(&planes, h, w)
+            self.restore_tiled(&planes, h, w, s)
         };
-        if inpaint {
-            for ((o, &mv), &known) in out.iter_mut().zip(&planes[1]).zip(plane) {
-                if mv <= 0.5 {
-                    *o = known;
+        for (o, plane) in out.iter_mut().zip(image) {
+            if inpaint {
+                for ((o, &mv), &known) in o.iter_mut().zip(&planes[c]).zip(plane.iter()) {
+                    if mv <= 0.5 {
+                        *o = known;
+                    }
                 }
             }
-        }
-        for v in &mut out {
-            *v = v.clamp(0.0, 1.0);
+            for v in o.iter_mut() {
+                *v = v.clamp(0.0, 1.0);
+            }
         }
         out
     }
 
-    /// Restores one plane tile by tile, without clamping.
-    fn restore_tiled(&self, planes: &[Vec<f32>], h: usize, w: usize) -> Vec<f32> {
-        let mut out = vec![0.0; h * w];
-        let (t, m) = (self.tile.max(8), self.margin);
+    /// Restores the image planes tile by tile, without clamping.
+    fn restore_tiled(&self, planes: &[Vec<f32>], h: usize, w: usize, s: Settings) -> Vec<Vec<f32>> {
+        let c = self.config.image_channels();
+        let mut out = vec![vec![0.0; h * w]; c];
+        let (t, m) = (s.tile.max(8), s.margin);
         for y0 in (0..h).step_by(t) {
             for x0 in (0..w).step_by(t) {
                 let (y1, x1) = ((y0 + t).min(h), (x0 + t).min(w));
@@ -251,9 +376,11 @@ impl Restorer {
                     })
                     .collect();
                 let res = self.run(&tiles, th, tw);
-                for y in y0..y1 {
-                    let src = (y - cy0) * tw + (x0 - cx0);
-                    out[y * w + x0..y * w + x1].copy_from_slice(&res[src..src + (x1 - x0)]);
+                for (o, r) in out.iter_mut().zip(&res) {
+                    for y in y0..y1 {
+                        let src = (y - cy0) * tw + (x0 - cx0);
+                        o[y * w + x0..y * w + x1].copy_from_slice(&r[src..src + (x1 - x0)]);
+                    }
                 }
             }
         }
@@ -261,8 +388,8 @@ impl Restorer {
     }
 
     /// One forward pass on `h` x `w` input planes, padded by reflection to the network's
-    /// multiple and cropped back.
-    fn run(&self, planes: &[Vec<f32>], h: usize, w: usize) -> Vec<f32> {
+    /// multiple and cropped back: one plane per image channel.
+    fn run(&self, planes: &[Vec<f32>], h: usize, w: usize) -> Vec<Vec<f32>> {
         let k = self.config.multiple();
         let (ph, pw) = (h.div_ceil(k) * k, w.div_ceil(k) * k);
         let mut padded = Vec::with_capacity(planes.len() * ph * pw);
@@ -277,11 +404,15 @@ impl Restorer {
             .into_data()
             .try_to_vec::<f32>()
             .expect("f32 output");
-        let mut out = Vec::with_capacity(h * w);
-        for r in 0..h {
-            out.extend_from_slice(&y[r * pw..r * pw + w]);
-        }
-        out
+        y.chunks(ph * pw)
+            .map(|p| {
+                let mut out = Vec::with_capacity(h * w);
+                for r in 0..h {
+                    out.extend_from_slice(&p[r * pw..r * pw + w]);
+                }
+                out
+            })
+            .collect()
     }
 }
 
@@ -333,33 +464,58 @@ pub fn load_mask(path: &Path, h: usize, w: usize) -> Result<Vec<f32>> {
 /// network can remove noise but not recover detail a stronger regulariser took away.
 pub const NONBLIND_BALANCE: f64 = 0.002;
 
-/// The input planes of `config`'s network for one damaged plane of a `task` model: the
-/// plane itself; with two inputs for inpainting, the plane with its holes (`mask > 0.5`)
-/// harmonic-filled and the mask as 0/1; with two inputs for deblurring, the plane and its
-/// Wiener deconvolution with `kernel` (none: no blur). Training and inference both build
-/// inputs here.
+/// Input planes of `config`'s network that come from the task (all but the noise map).
+fn task_planes(config: &RestoreConfig) -> usize {
+    config.in_channels - usize::from(config.has_noise_map())
+}
+
+/// The input planes of `config`'s network for a damaged image (its `image` planes, one or
+/// three, each `h` x `w`) of a `task` model: the image planes themselves; for inpainting
+/// with a mask input, each plane with its holes (`mask > 0.5`) harmonic-filled and then the
+/// mask as 0/1; for non-blind deblurring, the planes and then their Wiener deconvolutions
+/// with `kernel` (none: no blur); last, for a model with a noise level map, a plane of
+/// `sigma / 255` (0 if none is given). Training and inference both build inputs here.
+#[allow(clippy::too_many_arguments)]
 pub fn model_inputs(
     config: &RestoreConfig,
     task: Task,
-    plane: &[f32],
+    image: &[&[f32]],
     mask: Option<&[f32]>,
     kernel: Option<&Kernel>,
+    sigma: Option<f32>,
     h: usize,
     w: usize,
 ) -> Vec<Vec<f32>> {
-    if config.in_channels < 2 {
-        return vec![plane.to_vec()];
-    }
-    if task == Task::Deblur {
+    let extra = task_planes(config) > image.len();
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(config.in_channels);
+    if extra && task == Task::Deblur {
         let k = kernel.cloned().unwrap_or_else(Kernel::identity);
-        let est = crate::classical::wiener_mirrored(plane, h, w, &k, NONBLIND_BALANCE);
-        return vec![plane.to_vec(), est];
+        out.extend(image.iter().map(|p| p.to_vec()));
+        for p in image {
+            out.push(crate::classical::wiener_mirrored(
+                p,
+                h,
+                w,
+                &k,
+                NONBLIND_BALANCE,
+            ));
+        }
+    } else if extra && task == Task::Inpaint {
+        let m: Vec<f32> = match mask {
+            Some(m) => m.iter().map(|&v| if v > 0.5 { 1.0 } else { 0.0 }).collect(),
+            None => vec![0.0; h * w],
+        };
+        for p in image {
+            out.push(crate::classical::harmonic_fill(p, &m, h, w));
+        }
+        out.push(m);
+    } else {
+        out.extend(image.iter().map(|p| p.to_vec()));
     }
-    let m: Vec<f32> = match mask {
-        Some(m) => m.iter().map(|&v| if v > 0.5 { 1.0 } else { 0.0 }).collect(),
-        None => vec![0.0; h * w],
-    };
-    vec![crate::classical::harmonic_fill(plane, &m, h, w), m]
+    if config.has_noise_map() {
+        out.push(vec![sigma.unwrap_or(0.0) / 255.0; h * w]);
+    }
+    out
 }
 
 /// For transform `t` (0..8) of an `h` x `w` plane: entry k is the source index of pixel k of
@@ -428,5 +584,92 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(diff < 1e-5, "max difference {diff}");
+    }
+
+    fn color_denoiser(width: usize) -> Restorer {
+        let config = RestoreConfig::new()
+            .with_arch(Arch::EncDec)
+            .with_in_channels(4)
+            .with_out_channels(3)
+            .with_width(width)
+            .with_depth(2)
+            .with_noise_map(Some(true));
+        let net = config.init(&crate::device::device());
+        let card = ModelCard::new(
+            "restore",
+            "denoise",
+            serde_json::to_value(&config).unwrap(),
+            0,
+        );
+        Restorer::new(net, config, card)
+    }
+
+    fn rgb_image(h: usize, w: usize) -> Image {
+        let data = (0..3 * h * w)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
+        Image {
+            channels: 3,
+            data,
+            ..Image::zeros(0, h, w)
+        }
+    }
+
+    /// A colour model sees the three planes together: changing one plane of the input
+    /// changes the others' output, which a channel-by-channel model cannot do. Its noise
+    /// level plane holds sigma / 255, and the sigma it is told changes the result.
+    #[test]
+    fn a_colour_model_restores_the_planes_together_and_reads_its_noise_level() {
+        let mut r = color_denoiser(4);
+        let img = rgb_image(12, 20);
+        let out = r.restore(&img);
+        assert_eq!((out.channels, out.height, out.width), (3, 12, 20));
+        let mut red = img.clone();
+        red.plane_mut(0).iter_mut().for_each(|v| *v = 1.0 - *v);
+        let out_red = r.restore(&red);
+        assert_ne!(out.plane(1), out_red.plane(1), "green ignored red");
+
+        let planes = [img.plane(0), img.plane(1), img.plane(2)];
+        let inputs = model_inputs(
+            r.config(),
+            Task::Denoise,
+            &planes,
+            None,
+            None,
+            Some(25.5),
+            12,
+            20,
+        );
+        assert_eq!(inputs.len(), 4);
+        assert!(inputs[3].iter().all(|&v| v == 0.1));
+        r.sigma = Some(5.0);
+        let low = r.restore(&img);
+        r.sigma = Some(45.0);
+        assert_ne!(low, r.restore(&img));
+        assert!(r.takes_sigma());
+    }
+
+    /// A gray image through a colour model is restored as an RGB image of three equal
+    /// planes and comes back gray; alpha passes through.
+    #[test]
+    fn a_colour_model_takes_gray_images_and_keeps_alpha() {
+        let r = color_denoiser(4);
+        let (h, w) = (10, 14);
+        let plane: Vec<f32> = (0..h * w).map(|i| (i % 7) as f32 / 7.0).collect();
+        let mut ga = Image::zeros(2, h, w);
+        ga.plane_mut(0).copy_from_slice(&plane);
+        ga.plane_mut(1).iter_mut().for_each(|v| *v = 0.25);
+        let out = r.restore(&ga);
+        assert_eq!(out.channels, 2);
+        assert!(out.plane(1).iter().all(|&v| v == 0.25));
+        let mut rgb = Image::zeros(3, h, w);
+        for c in 0..3 {
+            rgb.plane_mut(c).copy_from_slice(&plane);
+        }
+        let color = r.restore(&rgb);
+        for (i, &g) in out.plane(0).iter().enumerate() {
+            let mean = (color.plane(0)[i] + color.plane(1)[i] + color.plane(2)[i]) / 3.0;
+            assert!((g - mean).abs() < 1e-6);
+        }
     }
 }

@@ -9,7 +9,7 @@ use regen::data::Dataset;
 use regen::eval::augment::{AugmentConfig, augment as run_augment, table};
 
 use super::report;
-use crate::args::{EvalAugmentArgs, EvalGenerateArgs, EvalRestoreArgs, EvalVaeArgs};
+use crate::args::{EvalAugmentArgs, EvalGenerateArgs, EvalNoiseArgs, EvalRestoreArgs, EvalVaeArgs};
 
 pub fn restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     let coverage = parse_fraction_range("--coverage", &a.coverage)?;
@@ -51,4 +51,9 @@ pub fn augment(a: EvalAugmentArgs) -> Result<ExitCode> {
     );
     let rows = run_augment(&train, &test, &cfg, |m| eprintln!("{m}"))?;
     report(a.json.json, &rows, || table(&rows, &cfg, &a.test))
+}
+
+pub fn noise(a: EvalNoiseArgs) -> Result<ExitCode> {
+    let r = regen::eval::noise::eval_noise(&a.data, &a.sigmas, a.seed)?;
+    report(a.json.json, &r, || r.table())
 }

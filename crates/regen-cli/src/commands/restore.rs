@@ -17,6 +17,17 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
     regen::restore::check_mask(a.task, a.mask.as_deref())?;
     model.tile = a.tile;
     model.ensemble = a.ensemble;
+    if let Some(sigma) = a.sigma {
+        regen::corrupt::Sigma::Fixed(sigma).validate()?;
+        if !model.takes_sigma() {
+            return Err(Error::arg(format!(
+                "--sigma: model {} has no noise level input; leave --sigma out",
+                a.model.as_deref().unwrap_or("default")
+            ))
+            .into());
+        }
+        model.sigma = Some(sigma);
+    }
     let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
     let n = jobs.len();
     super::run_batch(&a.io, &jobs, bad, |i, img| match &a.mask {

@@ -31,6 +31,12 @@ pub fn restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     lay!(cfg, a; data, patch, batch, steps, epoch_steps, optimizer, lr, schedule, checkpoint_every);
     lay!(cfg.model, a; arch, width, depth);
     cfg.model.skips &= !a.no_skips;
+    if let Some(c) = a.channels {
+        cfg.model.out_channels = c;
+    }
+    if a.noise_map {
+        cfg.model.noise_map = Some(true);
+    }
     lay!(cfg, a.run; seed);
     cfg.non_blind |= a.non_blind;
     cfg.init = a.init.or(cfg.init.take());

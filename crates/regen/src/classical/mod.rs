@@ -2,9 +2,11 @@
 
 pub mod deconv;
 pub mod inpaint;
+pub mod noise;
 
 pub use deconv::{richardson_lucy, wiener, wiener_mirrored};
 pub use inpaint::harmonic_fill;
+pub use noise::estimate_sigma;
 
 use crate::pad::mirror;
 

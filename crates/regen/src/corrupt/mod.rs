@@ -35,15 +35,17 @@ pub enum Task {
 crate::choice::named!(Task, "task", "denoise, inpaint or deblur");
 
 impl Task {
-    /// Input planes of a network for this task: the damaged plane, plus the mask for
-    /// inpainting, plus the Wiener estimate with the known kernel for a non-blind
-    /// deblurrer (`non_blind` is ignored for the other tasks).
-    pub fn input_planes(self, non_blind: bool) -> usize {
-        match self {
-            Task::Denoise => 1,
-            Task::Inpaint => 2,
-            Task::Deblur => 1 + usize::from(non_blind),
-        }
+    /// Input planes of a network for this task on `channels`-channel images: the damaged
+    /// image, plus the mask for inpainting, plus the Wiener estimate with the known kernel
+    /// for a non-blind deblurrer (`non_blind` is ignored for the other tasks), plus one noise
+    /// level plane with `noise_map`.
+    pub fn input_planes(self, non_blind: bool, channels: usize, noise_map: bool) -> usize {
+        let task = match self {
+            Task::Denoise => channels,
+            Task::Inpaint => channels + 1,
+            Task::Deblur => channels * (1 + usize::from(non_blind)),
+        };
+        task + usize::from(noise_map)
     }
 }
 
@@ -185,6 +187,9 @@ pub struct Corrupted {
     pub mask: Option<Image>,
     /// The blur kernel used (blur), which a non-blind deblurring model is given.
     pub kernel: Option<blur::Kernel>,
+    /// The sigma (0-255) of the Gaussian noise added (noise and blur), which a model with a
+    /// noise level map is given in training.
+    pub sigma: Option<f32>,
 }
 
 impl Corruption {
@@ -321,10 +326,11 @@ impl Corruption {
         let (h, w) = (image.height, image.width);
         let n = h * w;
         let data = &mut out.data[..image.color_channels() * n];
-        let (mut missing, mut kernel) = (None, None);
+        let (mut missing, mut kernel, mut level) = (None, None, None);
         match self {
             Corruption::Gaussian { sigma } => {
                 let s = sigma.draw(&mut rng) / 255.0;
+                level = Some(s * 255.0);
                 for v in data.iter_mut() {
                     *v = (*v + s * rng.normal() as f32).clamp(0.0, 1.0);
                 }
@@ -352,6 +358,7 @@ impl Corruption {
             Corruption::Blur { blur, noise } => {
                 let k = blur.kernel(&mut rng);
                 let s = noise.draw(&mut rng) / 255.0;
+                level = Some(s * 255.0);
                 for plane in data.chunks_mut(n) {
                     let b = k.convolve(plane, h, w);
                     for (v, bv) in plane.iter_mut().zip(b) {
@@ -365,6 +372,7 @@ impl Corruption {
             image: out,
             mask: missing,
             kernel,
+            sigma: level,
         }
     }
 
@@ -404,6 +412,7 @@ impl Corruption {
             image: out,
             mask: Some(Image::gray(h, w, m)),
             kernel: None,
+            sigma: None,
         }
     }
 }

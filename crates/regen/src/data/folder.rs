@@ -79,9 +79,20 @@ pub fn load_folder(dir: &Path) -> Result<LoadedFolder> {
 /// Loads one-channel training images from a folder (colour is reduced to luminance) or an
 /// IDX image file.
 pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
+    load_images(path, 1)
+}
+
+/// Loads training images with `channels` colour channels (1 or 3) from a folder or an IDX
+/// image file: colour is reduced to luminance for 1, gray is repeated into RGB for 3, and
+/// alpha is dropped.
+pub fn load_images(path: &Path, channels: usize) -> Result<Vec<Image>> {
+    let convert = |img: &Image| match channels {
+        1 => luminance(img),
+        _ => rgb(img),
+    };
     if path.is_file() {
         let data = crate::data::Dataset::load(path)?;
-        return Ok(data.images.iter().map(luminance).collect());
+        return Ok(data.images.iter().map(convert).collect());
     }
     if !path.exists() {
         return Err(Error::io(
@@ -96,11 +107,21 @@ pub fn load_gray_images(path: &Path) -> Result<Vec<Image>> {
     for e in &loaded.errors {
         eprintln!("note: skipping {e}");
     }
-    Ok(loaded
-        .images
-        .iter()
-        .map(|(_, img)| luminance(img))
-        .collect())
+    Ok(loaded.images.iter().map(|(_, img)| convert(img)).collect())
+}
+
+/// The RGB version of an image (gray repeated into three planes; alpha dropped).
+pub fn rgb(img: &Image) -> Image {
+    let n = img.height * img.width;
+    let data = match img.color_channels() {
+        1 => img.plane(0).repeat(3),
+        _ => img.data[..3 * n].to_vec(),
+    };
+    Image {
+        channels: 3,
+        data,
+        ..Image::zeros(0, img.height, img.width)
+    }
 }
 
 /// The one-channel version of an image (Rec. 601 luma for colour; alpha dropped).

@@ -10,7 +10,7 @@ mod tensor;
 pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
 pub use folder::{
     IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder, load_gray_images,
-    luminance,
+    load_images, luminance, rgb,
 };
 pub use idx::Idx;
 pub use image::{

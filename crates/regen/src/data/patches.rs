@@ -4,7 +4,7 @@
 use crate::data::Image;
 use crate::rng::Rng;
 
-/// Draws square patches from a set of one-channel images.
+/// Draws square patches from a set of images, all with the same number of channels.
 pub struct PatchSampler {
     images: Vec<Image>,
     /// Side of each patch in pixels.
@@ -12,9 +12,11 @@ pub struct PatchSampler {
 }
 
 impl PatchSampler {
-    /// A sampler over `images` (one channel each, at least `size` on both sides).
+    /// A sampler over `images` (the same channel count each, at least `size` on both
+    /// sides).
     pub fn new(images: Vec<Image>, size: usize) -> Self {
         assert!(images.iter().all(|i| i.height >= size && i.width >= size));
+        assert!(images.iter().all(|i| i.channels == images[0].channels));
         PatchSampler { images, size }
     }
 
@@ -28,20 +30,27 @@ impl PatchSampler {
         self.images.is_empty()
     }
 
-    /// One patch, `size * size` values row-major: a random image, a random position and a
-    /// random one of the eight dihedral transforms.
+    /// Channels of each patch.
+    pub fn channels(&self) -> usize {
+        self.images.first().map_or(1, |i| i.channels)
+    }
+
+    /// One patch, `channels * size * size` values, plane by plane, row-major: a random
+    /// image, a random position and a random one of the eight dihedral transforms.
     pub fn sample(&self, rng: &mut Rng) -> Vec<f32> {
         let img = &self.images[rng.below(self.images.len())];
         let s = self.size;
         let y0 = rng.below(img.height - s + 1);
         let x0 = rng.below(img.width - s + 1);
         let t = rng.below(8);
-        let src = img.plane(0);
-        let mut out = vec![0.0; s * s];
-        for y in 0..s {
-            for x in 0..s {
-                let (sy, sx) = dihedral(t, y, x, s);
-                out[y * s + x] = src[(y0 + sy) * img.width + x0 + sx];
+        let mut out = vec![0.0; img.channels * s * s];
+        for (c, dst) in out.chunks_mut(s * s).enumerate() {
+            let src = img.plane(c);
+            for y in 0..s {
+                for x in 0..s {
+                    let (sy, sx) = dihedral(t, y, x, s);
+                    dst[y * s + x] = src[(y0 + sy) * img.width + x0 + sx];
+                }
             }
         }
         out

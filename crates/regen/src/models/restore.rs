@@ -54,6 +54,10 @@ pub struct RestoreConfig {
     /// `encdec`: U-Net skip connections.
     #[config(default = true)]
     pub skips: bool,
+    /// Denoisers: the last input plane is a noise level map, sigma / 255 at every pixel
+    /// (FFDNet, Zhang et al. 2018), so one model covers every level and the user can set
+    /// its strength. `None` (checkpoints from before the map) means no map.
+    pub noise_map: Option<bool>,
 }
 
 fn conv3(cin: usize, cout: usize, device: &Device) -> Conv2d {
@@ -194,6 +198,16 @@ impl RestoreConfig {
         }
     }
 
+    /// Whether the last input plane is a noise level map.
+    pub fn has_noise_map(&self) -> bool {
+        self.noise_map == Some(true)
+    }
+
+    /// Image channels the network restores together: 1 (gray) or 3 (RGB).
+    pub fn image_channels(&self) -> usize {
+        self.out_channels
+    }
+
     /// Input sides must be multiples of this; callers pad and crop back.
     pub fn multiple(&self) -> usize {
         match self.arch {
@@ -210,6 +224,9 @@ impl RestoreConfig {
         }
         if self.out_channels > self.in_channels {
             return bad("out_channels cannot exceed in_channels (the net is residual)");
+        }
+        if ![1, 3].contains(&self.out_channels) {
+            return bad("out_channels must be 1 (gray) or 3 (RGB)");
         }
         match self.arch {
             Arch::EncDec if self.depth > 6 => bad("encdec depth must be at most 6"),

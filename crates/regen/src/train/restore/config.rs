@@ -152,6 +152,11 @@ impl RestoreTrainConfig {
                 self.task
             )));
         }
+        if self.model.has_noise_map() && self.task == Task::Inpaint {
+            return Err(Error::arg(
+                "--noise-map is for denoising and deblurring; inpainting adds no noise",
+            ));
+        }
         self.corruption.validate()?;
         self.model.validate()?;
         if self.data.as_os_str().is_empty() {

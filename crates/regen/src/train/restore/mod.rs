@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::checkpoint::{self, ModelCard};
 use crate::corrupt::Corruption;
-use crate::data::{Image, PatchSampler, load_gray_images, split};
+use crate::data::{Image, PatchSampler, load_images, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim};
 use crate::models::{RestoreConfig, RestoreNet};
@@ -44,15 +44,18 @@ pub fn train_restore(
     resume: bool,
     quiet: bool,
 ) -> Result<TrainSummary> {
-    cfg.validate()?;
-    crate::device::check_trainable()?;
     let mut cfg = cfg.clone();
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
-    // the blurred image and its Wiener estimate.
-    cfg.model.in_channels = cfg.task.input_planes(cfg.non_blind);
+    // the blurred image and its Wiener estimate; denoisers may see a noise level map too.
+    let channels = cfg.model.image_channels();
+    cfg.model.in_channels =
+        cfg.task
+            .input_planes(cfg.non_blind, channels, cfg.model.has_noise_map());
     let cfg = &cfg;
+    cfg.validate()?;
+    crate::device::check_trainable()?;
     let mut run = RunDir::open(out, resume)?;
-    let all = load_gray_images(&cfg.data)?;
+    let all = load_images(&cfg.data, channels)?;
     let all: Vec<Image> = all
         .into_iter()
         .filter(|i| i.height >= cfg.patch && i.width >= cfg.patch)
@@ -119,13 +122,14 @@ pub fn train_restore(
     };
     let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
     let (b, p, cin) = (cfg.batch, cfg.patch, cfg.model.in_channels);
+    let ch = channels;
     let val_corruption = cfg.val_corruption();
     let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
     let t_log = Instant::now();
     while step < cfg.steps {
         let (input, clean, masks) = make_batch(cfg, &sampler, &mut rng);
         let x = Tensor::<4>::from_data(TensorData::new(input, [b, cin, p, p]), &device);
-        let y = Tensor::<4>::from_data(TensorData::new(clean, [b, 1, p, p]), &device);
+        let y = Tensor::<4>::from_data(TensorData::new(clean, [b, ch, p, p]), &device);
         let m = (!masks.is_empty())
             .then(|| Tensor::<4>::from_data(TensorData::new(masks, [b, 1, p, p]), &device));
         let loss = batch_loss(&model, x, y, m);
@@ -217,87 +221,129 @@ pub fn train_restore(
 /// inpainting that is the network's output on the holes and the input's known pixels
 /// elsewhere, as at inference, so no capacity is spent on pixels that are copied anyway.
 ///
-/// `x`: `[b, in, p, p]`, `y`: `[b, 1, p, p]`, `mask` (1 = missing): `[b, 1, p, p]` -> `[1]`.
+/// `x`: `[b, in, p, p]`, `y`: `[b, c, p, p]`, `mask` (1 = missing): `[b, 1, p, p]` -> `[1]`.
 fn batch_loss(
     model: &RestoreNet,
     x: Tensor<4>,
     y: Tensor<4>,
     mask: Option<Tensor<4>>,
 ) -> Tensor<1> {
-    let mut pred = model.forward(x.clone()); // [b, 1, p, p]
+    let mut pred = model.forward(x.clone()); // [b, c, p, p]
     if let Some(m) = mask {
-        let [b, _, h, w] = x.dims();
-        pred = pred * m.clone() + x.slice([0..b, 0..1, 0..h, 0..w]) * (m.neg() + 1.0);
+        let [b, c, h, w] = pred.dims();
+        let m = m.repeat_dim(1, c); // [b, c, p, p]
+        pred = pred * m.clone() + x.slice([0..b, 0..c, 0..h, 0..w]) * (m.neg() + 1.0);
     }
     (pred - y).square().mean()
 }
 
 /// Loads the weights of `spec` into `model`, refusing a model of another family or network
-/// config (its tensors would not fit, or would mean something else). One difference is
-/// allowed: a network with fewer input planes, e.g. a denoiser to start an inpainting net
-/// from. Its first convolution is widened with zero weights for the extra planes (the
-/// mask), so the new net starts out computing exactly what the old one did on the image.
+/// config (its tensors would not fit, or would mean something else). The planes at the two
+/// ends may differ: a network with fewer input planes (a denoiser to start an inpainter
+/// from), without a noise level map, or a gray one to start a colour one. The new input
+/// planes' weights start at zero, and a gray network's image weights are shared out over
+/// the three colour planes (a third each, so it sees their mean) and its output copied to
+/// each of them: the new net starts out computing what the old one did on the image.
 fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
     checkpoint::check_card(&path, &card, "restore")?;
-    let want_json = serde_json::to_value(want).expect("config serialises");
-    let mut theirs = card.config.clone();
-    let their_in = theirs["in_channels"].as_u64().unwrap_or(0) as usize;
-    if their_in > 0 && their_in < want.in_channels {
-        theirs["in_channels"] = want_json["in_channels"].clone();
+    let theirs: RestoreConfig = serde_json::from_value(card.config.clone())
+        .map_err(|e| Error::checkpoint(&path, format!("bad model config: {e}")))?;
+    let body = RestoreConfig {
+        in_channels: want.in_channels,
+        out_channels: want.out_channels,
+        noise_map: want.noise_map,
+        ..theirs.clone()
+    };
+    let json = |c: &RestoreConfig| serde_json::to_value(c).expect("config serialises");
+    let refuse = |why: String| Error::checkpoint(&path, format!("--init: {why}"));
+    if json(&body) != json(want) {
+        return Err(refuse(format!(
+            "its network ({}) differs from this run's ({})",
+            card.config,
+            json(want)
+        )));
     }
-    if theirs != want_json {
-        return Err(Error::checkpoint(
-            &path,
-            format!(
-                "--init: its network ({}) differs from this run's ({want_json})",
-                card.config
-            ),
-        ));
+    let (tc, wc) = (theirs.image_channels(), want.image_channels());
+    if tc != wc && tc != 1 {
+        return Err(refuse(format!(
+            "a {tc}-channel model cannot start a {wc}-channel one"
+        )));
     }
-    let bytes = if their_in < want.in_channels {
-        checkpoint::widen_first_conv(&bytes, their_in, want.in_channels)
-            .map_err(|e| Error::checkpoint(&path, format!("--init: {e}")))?
-    } else {
+    let map = |c: &RestoreConfig| usize::from(c.has_noise_map());
+    let their_extra = theirs.in_channels - map(&theirs) - tc;
+    let want_extra = want.in_channels - map(want) - wc;
+    let scale = tc as f32 / wc as f32;
+    let src = |j: usize| if tc == 1 { 0 } else { j };
+    let mut plan: checkpoint::PlanePlan = (0..wc).map(|j| vec![(src(j), scale)]).collect();
+    match (their_extra, want_extra) {
+        (0, n) => plan.extend((0..n).map(|_| Vec::new())),
+        (1, 1) => plan.push(vec![(tc, 1.0)]),
+        (a, b) if a == tc && b == wc => plan.extend((0..wc).map(|j| vec![(tc + src(j), scale)])),
+        (a, b) => {
+            return Err(refuse(format!(
+                "its network has {a} input planes besides the image, this run's {b}"
+            )));
+        }
+    }
+    if want.has_noise_map() {
+        plan.push(match theirs.has_noise_map() {
+            true => vec![(theirs.in_channels - 1, 1.0)],
+            false => Vec::new(),
+        });
+    }
+    let identity = theirs.in_channels == want.in_channels
+        && tc == wc
+        && plan.iter().enumerate().all(|(j, p)| p == &vec![(j, 1.0)]);
+    let bytes = if identity {
         bytes
+    } else {
+        checkpoint::adapt_ends(&bytes, &plan, wc).map_err(|e| refuse(e))?
     };
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
 }
 
 /// A batch of damaged patches as network inputs `[b, in_channels, p, p]`, the clean patches
-/// `[b, 1, p, p]`, and (inpainting) the masks `[b, 1, p, p]`, empty otherwise.
+/// `[b, c, p, p]`, and (inpainting) the masks `[b, 1, p, p]`, empty otherwise.
 fn make_batch(
     cfg: &RestoreTrainConfig,
     sampler: &PatchSampler,
     rng: &mut Rng,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let p = cfg.patch;
+    let c = sampler.channels();
     let n = cfg.batch * p * p;
     let mut input = Vec::with_capacity(n * cfg.model.in_channels);
-    let (mut clean, mut masks) = (Vec::with_capacity(n), Vec::new());
+    let (mut clean, mut masks) = (Vec::with_capacity(n * c), Vec::new());
     for _ in 0..cfg.batch {
-        let patch = Image::gray(p, p, sampler.sample(rng));
-        let c = cfg
+        let patch = Image {
+            channels: c,
+            data: sampler.sample(rng),
+            ..Image::zeros(0, p, p)
+        };
+        let d = cfg
             .corruption
             .apply_patch(&patch, rng.next_u64(), cfg.mask_canvas);
         let damaged = if cfg.quantize {
-            c.image.quantized_8bit()
+            d.image.quantized_8bit()
         } else {
-            c.image
+            d.image
         };
-        let mask = c.mask.map(|m| m.data);
-        let planes = model_inputs(
+        let mask = d.mask.map(|m| m.data);
+        let planes: Vec<&[f32]> = (0..c).map(|k| damaged.plane(k)).collect();
+        let inputs = model_inputs(
             &cfg.model,
             cfg.task,
-            &damaged.data,
+            &planes,
             mask.as_deref(),
-            c.kernel.as_ref(),
+            d.kernel.as_ref(),
+            d.sigma,
             p,
             p,
         );
-        for plane in planes {
+        for plane in inputs {
             input.extend(plane);
         }
         clean.extend_from_slice(&patch.data);
@@ -321,16 +367,22 @@ pub fn validate(
         serde_json::Value::Null,
         0,
     );
-    let r = Restorer::new(net.clone(), config.clone(), card);
+    let mut r = Restorer::new(net.clone(), config.clone(), card);
     let (mut tp, mut ts) = (0.0, 0.0);
     for (i, img) in val.iter().enumerate() {
         let c = corruption.apply(img, seed.wrapping_add(i as u64));
         let damaged = c.image.quantized_8bit();
         let mask = c.mask.map(|m| m.data);
-        let (h, w) = (img.height, img.width);
-        let out = r.restore_plane(&damaged.data, mask.as_deref(), c.kernel.as_ref(), h, w);
-        tp += psnr(&out, &img.data);
-        ts += ssim(&out, &img.data, img.height, img.width);
+        // A noise level map is given the true level: validation ranks the network, not
+        // the estimator.
+        r.sigma = c.sigma;
+        let out = r.restore_with(&damaged, mask.as_deref(), c.kernel.as_ref());
+        tp += psnr(&out.data, &img.data);
+        let cc = img.color_channels();
+        ts += (0..cc)
+            .map(|k| ssim(out.plane(k), img.plane(k), img.height, img.width))
+            .sum::<f64>()
+            / cc as f64;
     }
     (tp / val.len() as f64, ts / val.len() as f64)
 }
@@ -435,6 +487,69 @@ mod task_tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A gray denoiser can start a colour one with a noise level map: on an image whose
+    /// three planes are equal the new net computes, on each, what the gray one does, and a
+    /// colour run trains from it and keeps its noise level map.
+    #[test]
+    fn a_gray_denoiser_starts_a_colour_one_with_a_noise_map() {
+        let dir = std::env::temp_dir().join(format!("regen-colourise-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = RestoreTrainConfig {
+            data: fixture(),
+            patch: 32,
+            batch: 2,
+            steps: 2,
+            epoch_steps: 2,
+            val_images: 2,
+            ..RestoreTrainConfig::default()
+        };
+        cfg.model.width = 4;
+        cfg.model.depth = 2;
+        let s = train_restore(&cfg, &dir.join("gray"), false, true).unwrap();
+        let spec = s.model.to_string_lossy().to_string();
+        let device = crate::device::device();
+        let gray = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let mut want = cfg.model.clone();
+        want.out_channels = 3;
+        want.in_channels = 4;
+        want.noise_map = Some(true);
+        let color = init_from(&spec, &want, want.init(&device)).unwrap();
+        let mut r = Rng::new(9);
+        let plane: Vec<f32> = (0..256).map(|_| r.uniform() as f32).collect();
+        let x1 = Tensor::<4>::from_data(TensorData::new(plane.clone(), [1, 1, 16, 16]), &device);
+        let x3 = [plane.clone(), plane.clone(), plane, vec![0.1; 256]].concat();
+        let x3 = Tensor::<4>::from_data(TensorData::new(x3, [1, 4, 16, 16]), &device);
+        let a: Vec<f32> = gray.forward(x1).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = color.forward(x3).into_data().try_to_vec().unwrap();
+        for c in 0..3 {
+            for (x, y) in a.iter().zip(&b[c * 256..(c + 1) * 256]) {
+                assert!((x - y).abs() < 1e-5, "channel {c}: {x} vs {y}");
+            }
+        }
+
+        let mut ccfg = cfg.clone();
+        ccfg.model.out_channels = 3;
+        ccfg.model.noise_map = Some(true);
+        ccfg.init = Some(spec);
+        let s = train_restore(&ccfg, &dir.join("color"), false, true).unwrap();
+        let r = Restorer::load(&s.model.to_string_lossy()).unwrap();
+        assert_eq!(r.config().in_channels, 4);
+        assert!(r.takes_sigma());
+        // A colour model cannot start a gray one.
+        let e = init_from(
+            &s.model.to_string_lossy(),
+            &cfg.model,
+            cfg.model.init(&device),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("3-channel model cannot start a 1-channel one"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
