@@ -52,7 +52,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([regen, "corrupt", "--task", "denoise", "--sigma", str(sigma),
                         "--seed", str(seed), clean_dir, "-o", tmp], check=True,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows = {"noisy": [], "cbm3d": []}
         seconds = 0.0
         for n in names:

@@ -93,12 +93,19 @@ impl Restorer {
         Restorer::from_bytes(Path::new(m.name), m.bytes.to_vec())
     }
 
-    /// `model` (a shipped name or a path), or the shipped default for `task`; a model of
-    /// another task is refused, naming it.
+    /// `model` (a shipped name or a path), or the shipped default for `task` (for
+    /// denoising, the gray model with the colour one beside it for colour images); a model
+    /// of another task is refused, naming it.
     pub fn load_for(model: Option<&str>, task: Task) -> Result<Restorer> {
         let r = match model {
             Some(m) => Restorer::load(m)?,
-            None => Restorer::shipped_default(task)?,
+            None => {
+                let mut r = Restorer::shipped_default(task)?;
+                if task == Task::Denoise && shipped::find(COLOR_DENOISER).is_some() {
+                    r.color = Some(Box::new(Restorer::load(COLOR_DENOISER)?));
+                }
+                r
+            }
         };
         if r.task() != task {
             return Err(Error::arg(format!(
@@ -122,9 +129,6 @@ impl Restorer {
         }
         let spec = model.or(kernel.as_ref().map(|_| NON_BLIND_DEBLURRER));
         let mut r = Restorer::load_for(spec, task)?;
-        if spec.is_none() && task == Task::Denoise && shipped::find(COLOR_DENOISER).is_some() {
-            r.color = Some(Box::new(Restorer::load(COLOR_DENOISER)?));
-        }
         let name = spec.unwrap_or("default");
         match (r.non_blind(), &kernel) {
             (true, None) => Err(Error::arg(format!(

@@ -299,7 +299,7 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     let bytes = if identity {
         bytes
     } else {
-        checkpoint::adapt_ends(&bytes, &plan, wc).map_err(|e| refuse(e))?
+        checkpoint::adapt_ends(&bytes, &plan, wc).map_err(refuse)?
     };
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
