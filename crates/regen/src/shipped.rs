@@ -26,6 +26,12 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/denoise.safetensors"),
     },
     Shipped {
+        name: "denoise-color",
+        family: "restore",
+        task: "denoise",
+        bytes: include_bytes!("../../../models/denoise-color.safetensors"),
+    },
+    Shipped {
         name: "inpaint",
         family: "restore",
         task: "inpaint",
