@@ -353,4 +353,36 @@ fn colour_photos_go_to_the_colour_denoiser_by_default() {
     );
     let strong = score(&["--sigma", "50"], "strong.png");
     assert_ne!(strong, default);
+
+    // `eval restore` scores the colour model twice on colour images (level estimated, and
+    // told the true level), and the gray model once on gray ones.
+    let methods = |dir: &std::path::Path| -> Vec<String> {
+        let o = run(&[
+            "eval",
+            "restore",
+            "--data",
+            dir.to_str().unwrap(),
+            "--sigma",
+            "25",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["method"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let colour_dir = d.join("set");
+    std::fs::create_dir(&colour_dir).unwrap();
+    rgb.save(&colour_dir.join("a.png")).unwrap();
+    let m = methods(&colour_dir);
+    assert!(
+        m.contains(&"regen model".to_string()) && m.contains(&"regen told sigma".to_string()),
+        "{m:?}"
+    );
+    let m = methods(&fixtures().join("photos"));
+    assert!(!m.contains(&"regen told sigma".to_string()), "{m:?}");
 }

@@ -188,6 +188,21 @@ impl Restorer {
         self.config.has_noise_map() || self.color.as_ref().is_some_and(|c| c.takes_sigma())
     }
 
+    /// Whether the model that restores `image` (the colour one of a default pair for a
+    /// colour image) takes a noise level.
+    pub fn takes_sigma_for(&self, image: &Image) -> bool {
+        self.model_for(image).config.has_noise_map()
+    }
+
+    /// The model that restores `image`: the colour one of a default pair for a colour
+    /// image, else this one.
+    fn model_for(&self, image: &Image) -> &Restorer {
+        match &self.color {
+            Some(c) if image.color_channels() == 3 => c,
+            _ => self,
+        }
+    }
+
     fn settings(&self) -> Settings {
         Settings {
             tile: self.tile,
@@ -239,10 +254,7 @@ impl Restorer {
         kernel: Option<&Kernel>,
         sigma: Option<f32>,
     ) -> Image {
-        let model = match &self.color {
-            Some(c) if image.color_channels() == 3 => c,
-            _ => self,
-        };
+        let model = self.model_for(image);
         let s = Settings {
             sigma,
             ..self.settings()

@@ -292,7 +292,8 @@ pub fn eval_restore(
     for (i, model) in models.iter().enumerate() {
         // A model with a noise level input runs twice: as a user runs it (the level
         // estimated from each image, or `model.sigma`) and told each image's true level.
-        let told = model.takes_sigma() && corrupted.iter().all(|c| c.sigma.is_some());
+        let told = clean.iter().any(|c| model.takes_sigma_for(c))
+            && corrupted.iter().all(|c| c.sigma.is_some());
         for tell in [false, true].into_iter().filter(|&t| !t || told) {
             let t = Instant::now();
             let outs: Vec<Image> = inputs
