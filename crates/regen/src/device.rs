@@ -143,8 +143,9 @@ pub fn train_device() -> Device {
 }
 
 /// Training needs the CPU for now: on the GPU (burn's operations) the restoration
-/// networks' weights barely moved in 100 steps where the CPU's learned, and the GAN's
-/// second backward pass met a graph burn had freed. A user asking for it gets one line.
+/// networks' weights barely moved in 100 steps where the CPU's learned (burn 0.22's fused
+/// wgpu kernels compute a wrong loss from a network's output: README, "On a GPU"), and
+/// the GAN's second backward pass met a graph burn had freed. A user asking for it gets one line.
 pub fn check_trainable() -> Result<()> {
     match choice() {
         DeviceChoice::Cpu => Ok(()),

@@ -164,7 +164,7 @@ fn pca_noise_variance(values: &[f32], d: usize, pick: &[usize]) -> f64 {
             cov[j * d + i] = c;
         }
     }
-    let mut eig = symmetric_eigenvalues(cov, d);
+    let (mut eig, _) = crate::metrics::symmetric_eigen(&cov, d);
     eig.sort_by(f64::total_cmp);
     noise_variance(&eig)
 }
@@ -184,86 +184,10 @@ fn noise_variance(ascending: &[f64]) -> f64 {
     ascending.first().copied().unwrap_or(0.0)
 }
 
-/// Eigenvalues of the symmetric `n` x `n` matrix `a` (row-major), by cyclic Jacobi
-/// rotations until the off-diagonal part is negligible.
-pub fn symmetric_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
-    let total: f64 = a.iter().map(|x| x * x).sum();
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum();
-        if off <= 1e-24 * total || off == 0.0 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let (app, aqq) = (a[p * n + p], a[q * n + q]);
-                // The rotation that zeroes a[p][q] (Golub and Van Loan, section 8.5).
-                let theta = (aqq - app) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
-    (0..n).map(|i| a[i * n + i]).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::Rng;
-
-    /// Eigenvalues against numpy (2.4):
-    /// ```python
-    /// import numpy as np
-    /// n = 6
-    /// a = np.array([[np.sin(i + 2 * j) + np.sin(j + 2 * i) + (i == j) * (i + 1)
-    ///                for j in range(n)] for i in range(n)])
-    /// print(np.linalg.eigvalsh(a))
-    /// ```
-    /// Tolerance 1e-9 (f64 on both sides).
-    #[test]
-    fn eigenvalues_match_numpy() {
-        let n = 6;
-        let a: Vec<f64> = (0..n * n)
-            .map(|k| {
-                let (i, j) = ((k / n) as f64, (k % n) as f64);
-                (i + 2.0 * j).sin()
-                    + (j + 2.0 * i).sin()
-                    + if k / n == k % n { i + 1.0 } else { 0.0 }
-            })
-            .collect();
-        let mut got = symmetric_eigenvalues(a, n);
-        got.sort_by(f64::total_cmp);
-        let want = [
-            -0.822_074_429_258_807_5,
-            0.914_538_204_370_518_5,
-            3.087_360_646_229_702,
-            3.891_822_683_557_645,
-            6.273_562_889_096_583,
-            8.429_865_840_523_12,
-        ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-9, "{got:?}");
-        }
-    }
 
     /// A smooth picture (gradients and a few soft shapes) with noise of known sigma, not
     /// clipped: the estimate is within 5% from sigma 5 to 50, gray and colour.

@@ -15,7 +15,7 @@ use crate::classical::{
 use crate::corrupt::{Corruption, Sigma, Task};
 use crate::data::{Image, load_folder};
 use crate::error::{Error, Result};
-use crate::metrics::{psnr, ssim};
+use crate::metrics::{psnr, ssim_image};
 use crate::pad::{crop, mirror_pad};
 use crate::restore::{NON_BLIND_DEBLURRER, Restorer};
 
@@ -52,11 +52,7 @@ fn score(outs: &[Image], clean: &[Image]) -> (f64, f64) {
     let (mut p, mut s) = (0.0, 0.0);
     for (o, c) in outs.iter().zip(clean) {
         p += psnr(&o.data, &c.data);
-        let cc = c.color_channels();
-        s += (0..cc)
-            .map(|k| ssim(o.plane(k), c.plane(k), c.height, c.width))
-            .sum::<f64>()
-            / cc as f64;
+        s += ssim_image(o, c);
     }
     (p / clean.len() as f64, s / clean.len() as f64)
 }

@@ -228,6 +228,41 @@ pub fn precision_recall(real: &[Vec<f32>], fake: &[Vec<f32>], k: usize) -> (f64,
 mod tests {
     use super::*;
 
+    /// Eigenvalues against numpy (2.4):
+    /// ```python
+    /// import numpy as np
+    /// n = 6
+    /// a = np.array([[np.sin(i + 2 * j) + np.sin(j + 2 * i) + (i == j) * (i + 1)
+    ///                for j in range(n)] for i in range(n)])
+    /// print(np.linalg.eigvalsh(a))
+    /// ```
+    /// Tolerance 1e-9 (f64 on both sides).
+    #[test]
+    fn eigenvalues_match_numpy() {
+        let n = 6;
+        let a: Vec<f64> = (0..n * n)
+            .map(|k| {
+                let (i, j) = ((k / n) as f64, (k % n) as f64);
+                (i + 2.0 * j).sin()
+                    + (j + 2.0 * i).sin()
+                    + if k / n == k % n { i + 1.0 } else { 0.0 }
+            })
+            .collect();
+        let (mut got, _) = symmetric_eigen(&a, n);
+        got.sort_by(f64::total_cmp);
+        let want = [
+            -0.822_074_429_258_807_5,
+            0.914_538_204_370_518_5,
+            3.087_360_646_229_702,
+            3.891_822_683_557_645,
+            6.273_562_889_096_583,
+            8.429_865_840_523_12,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-9, "{got:?}");
+        }
+    }
+
     /// Two deterministic 3-feature sets, as in the Python below.
     fn sets() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         let row = |i: usize, s: f64| -> Vec<f32> {

@@ -8,4 +8,4 @@ mod ssim;
 pub use generative::{frechet_distance, kid, precision_recall, symmetric_eigen};
 pub use probe::Probe;
 pub use psnr::psnr;
-pub use ssim::{gaussian_kernel, ssim};
+pub use ssim::{gaussian_kernel, ssim, ssim_image};

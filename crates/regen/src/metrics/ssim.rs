@@ -71,6 +71,16 @@ pub fn ssim(a: &[f32], b: &[f32], h: usize, w: usize) -> f64 {
     total / mu_a.len() as f64
 }
 
+/// SSIM of two images of the same shape: the mean over their colour channels (alpha left
+/// out), as published colour tables score RGB.
+pub fn ssim_image(a: &crate::data::Image, b: &crate::data::Image) -> f64 {
+    let cc = b.color_channels();
+    (0..cc)
+        .map(|k| ssim(a.plane(k), b.plane(k), b.height, b.width))
+        .sum::<f64>()
+        / cc as f64
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
