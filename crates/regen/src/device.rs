@@ -142,17 +142,11 @@ pub fn train_device() -> Device {
     device().autodiff()
 }
 
-/// Training needs the CPU for now: on the GPU (burn's operations) the restoration
-/// networks' weights barely moved in 100 steps where the CPU's learned (burn 0.22's fused
-/// wgpu kernels compute a wrong loss from a network's output: README, "On a GPU"), and
-/// the GAN's second backward pass met a graph burn had freed. A user asking for it gets one line.
-pub fn check_trainable() -> Result<()> {
-    match choice() {
-        DeviceChoice::Cpu => Ok(()),
-        gpu => Err(Error::arg(format!(
-            "--device {gpu}: training runs on the CPU only so far; leave out --device"
-        ))),
-    }
+/// The first GPU adapter, with autodiff, whatever this process selected: for tests that
+/// compare the two devices side by side.
+#[cfg(all(test, feature = "gpu"))]
+pub(crate) fn gpu_train_device() -> Device {
+    gpu(DeviceChoice::Gpu(None)).autodiff()
 }
 
 /// Sets the number of CPU threads the tensor kernels use. Call once, before any work;

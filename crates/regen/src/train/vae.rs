@@ -142,7 +142,6 @@ pub fn train_vae_on(
     quiet: bool,
 ) -> Result<PathBuf> {
     cfg.validate()?;
-    crate::device::check_trainable()?;
     data.check_for_generation(&cfg.data, "VAE", cfg.conditional)?;
     let first = &data.images[0];
     let mut cfg = cfg.clone();

@@ -292,7 +292,6 @@ pub fn train_gan_on(
     quiet: bool,
 ) -> Result<GanSummary> {
     cfg.validate()?;
-    crate::device::check_trainable()?;
     data.check_for_generation(&cfg.data, "GAN", cfg.conditional)?;
     let first = &data.images[0];
     if data.len() < cfg.batch {
