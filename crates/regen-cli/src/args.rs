@@ -72,7 +72,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub ensemble: bool,
     /// Denoise: the noise sigma (0-255) to remove, for models with a noise level input
-    /// (the colour denoiser): a strength to turn, higher smooths more. Default: estimated
+    /// (both shipped denoisers): a strength to turn, higher smooths more. Default: estimated
     /// from each image.
     #[arg(long, allow_hyphen_values = true)]
     pub sigma: Option<f32>,

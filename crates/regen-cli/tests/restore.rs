@@ -11,19 +11,7 @@ fn shipped_denoiser_cleans_a_noisy_photo() {
     let d = TempDir::new("restore");
     let clean = fixtures().join("photos/clean-256.png");
     let noisy = d.join("noisy.png");
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "denoise",
-        "--sigma",
-        "25",
-        "--seed",
-        "3",
-        clean.to_str().unwrap(),
-        "-o",
-        noisy.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    add_noise(&clean, &noisy, 3);
     let out = d.join("restored.png");
     let o = run(&[
         "restore",
@@ -231,6 +219,25 @@ fn a_known_blur_picks_the_shipped_non_blind_deblurrer() {
     );
 }
 
+/// `regen corrupt` of `clean` into `noisy`: Gaussian noise sigma 25 from `seed`, clipped
+/// and rounded to 8 bits.
+fn add_noise(clean: &std::path::Path, noisy: &std::path::Path, seed: u64) {
+    let seed = seed.to_string();
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "denoise",
+        "--sigma",
+        "25",
+        "--seed",
+        &seed,
+        clean.to_str().unwrap(),
+        "-o",
+        noisy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// `regen corrupt` of `clean` into `soft` with the test sets' deblurring damage: Gaussian
 /// blur sigma 1.6 plus noise sigma 2, seed 0.
 fn blur_like_the_test_sets(clean: &std::path::Path, soft: &std::path::Path) {
@@ -320,19 +327,7 @@ fn colour_photos_go_to_the_colour_denoiser_by_default() {
     let clean = d.join("clean.png");
     rgb.save(&clean).unwrap();
     let noisy = d.join("noisy.png");
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "denoise",
-        "--sigma",
-        "25",
-        "--seed",
-        "1",
-        clean.to_str().unwrap(),
-        "-o",
-        noisy.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    add_noise(&clean, &noisy, 1);
     let score = |args: &[&str], name: &str| {
         let out = d.join(name);
         let mut a = vec!["restore"];
