@@ -50,6 +50,34 @@ pub enum Command {
     /// Measure models against classical baselines.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// A local web app: restore photos (paint a mask to inpaint), generate, watch runs.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on. The default, loopback, is reachable from this machine only;
+    /// another address lets others on the network use the models (with a warning).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on; 0 picks a free one (printed).
+    #[arg(long, default_value_t = 8320)]
+    pub port: u16,
+    /// The folder of training runs the runs page shows (each a `regen train --out` folder).
+    #[arg(long)]
+    pub runs: Option<PathBuf>,
+    /// A folder of `.safetensors` checkpoints to offer beside the shipped models.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Largest upload accepted, in megabytes (photos and masks together).
+    #[arg(long, default_value_t = 64)]
+    pub max_upload_mb: usize,
+    /// Jobs that may wait or run at once; further requests get 429.
+    #[arg(long, default_value_t = 8)]
+    pub queue: usize,
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
             Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
             Command::Eval(EvalCommand::Noise(a)) => commands::eval::noise(a),
+            Command::Serve(a) => commands::serve::serve(a),
         })
     });
     if let Some(report) = regen::engine::backend::profile_report() {

@@ -191,35 +191,46 @@ impl Generator {
     ) -> Result<Vec<Image>> {
         let cls = class.map(|c| vec![c]);
         let z = self.encode(&[a, b], cls.as_deref())?;
-        let (za, zb) = (&z[0], &z[1]);
         let steps = steps.max(2);
-        let dot: f64 = za.iter().zip(zb).map(|(x, y)| *x as f64 * *y as f64).sum();
-        let na = za.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-        let nb = zb.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-        let omega = (dot / (na * nb).max(1e-12)).clamp(-1.0, 1.0).acos();
-        let mut flat = Vec::with_capacity(steps * za.len());
-        for s in 0..steps {
-            let t = s as f64 / (steps - 1) as f64;
-            let (wa, wb) = if spherical && omega.sin().abs() > 1e-6 {
-                (
-                    ((1.0 - t) * omega).sin() / omega.sin(),
-                    (t * omega).sin() / omega.sin(),
-                )
-            } else {
-                (1.0 - t, t)
-            };
-            flat.extend(
-                za.iter()
-                    .zip(zb)
-                    .map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32),
-            );
+        let path: Vec<Vec<f32>> = (0..steps)
+            .map(|s| mix(&z[0], &z[1], s as f64 / (steps - 1) as f64, spherical))
+            .collect();
+        self.decode_latents(&path, cls.as_deref())
+    }
+
+    /// The latent codes [`Generator::sample`] draws with `seed`: `n` rows of
+    /// [`Generator::latent`] standard normals.
+    pub fn sample_latents(&self, n: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = Rng::new(seed);
+        (0..n)
+            .map(|_| (0..self.latent()).map(|_| rng.normal() as f32).collect())
+            .collect()
+    }
+
+    /// Images decoded from latent codes (each [`Generator::latent`] long); a conditional
+    /// model needs `classes`, one for all or one per code.
+    pub fn decode_latents(&self, z: &[Vec<f32>], classes: Option<&[usize]>) -> Result<Vec<Image>> {
+        let d = self.latent();
+        if let Some(bad) = z.iter().find(|r| r.len() != d) {
+            return Err(Error::arg(format!(
+                "a latent code has {} values; this model's have {d}",
+                bad.len()
+            )));
+        }
+        if z.is_empty() {
+            return Ok(Vec::new());
         }
         let zt = Tensor::<2>::from_data(
-            TensorData::new(flat, [steps, self.latent()]),
+            TensorData::new(z.concat(), [z.len(), d]),
             &crate::device::device(),
         );
-        let labels = self.conditional_labels(steps, cls.as_deref())?;
+        let labels = self.conditional_labels(z.len(), classes)?;
         Ok(self.decode_images(zt, labels))
+    }
+
+    /// Whether this is a VAE (a GAN otherwise).
+    pub fn is_vae(&self) -> bool {
+        matches!(self.kind, Kind::Vae(..))
     }
 
     /// Number of classes (0: unconditional).
@@ -266,5 +277,83 @@ impl Generator {
             start += b;
         }
         Ok(out)
+    }
+}
+
+/// The point a fraction `t` of the way from latent code `a` to `b`: on the straight line, or
+/// (`spherical`) along the great circle (slerp), which keeps the norm typical of N(0, I)
+/// samples.
+pub fn mix(a: &[f32], b: &[f32], t: f64, spherical: bool) -> Vec<f32> {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let omega = (dot / (na * nb).max(1e-12)).clamp(-1.0, 1.0).acos();
+    let (wa, wb) = if spherical && omega.sin().abs() > 1e-6 {
+        (
+            ((1.0 - t) * omega).sin() / omega.sin(),
+            (t * omega).sin() / omega.sin(),
+        )
+    } else {
+        (1.0 - t, t)
+    };
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small conditional GAN with its initial weights.
+    fn cgan() -> Generator {
+        let config = GanConfig::new()
+            .with_latent(8)
+            .with_g_width(8)
+            .with_classes(4);
+        let g = config.init_generator(&crate::device::device());
+        let card = ModelCard::new("gan", "", serde_json::to_value(&config).unwrap(), 0);
+        Generator {
+            kind: Kind::Gan(Box::new(g), config),
+            card,
+        }
+    }
+
+    #[test]
+    fn sampling_is_decoding_the_sampled_latents() {
+        let g = cgan();
+        let z = g.sample_latents(5, 7);
+        assert_eq!((z.len(), z[0].len()), (5, 8));
+        let by_sample = g.sample(5, Some(3), 7).unwrap();
+        let by_parts = g.decode_latents(&z, Some(&[3])).unwrap();
+        assert_eq!(by_sample.len(), 5);
+        for (a, b) in by_sample.iter().zip(&by_parts) {
+            let worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs());
+            assert!(worst.fold(0.0f32, f32::max) < 1e-5);
+        }
+        assert!(
+            g.decode_latents(&z, None).is_err(),
+            "a conditional model needs a class"
+        );
+        assert!(g.decode_latents(&[vec![0.0; 3]], Some(&[0])).is_err());
+    }
+
+    #[test]
+    fn mixing_latents_runs_from_one_end_to_the_other() {
+        let (a, b) = (vec![1.0, 0.0], vec![0.0, 1.0]);
+        assert_eq!(mix(&a, &b, 0.0, false), a);
+        assert_eq!(mix(&a, &b, 1.0, false), b);
+        assert_eq!(mix(&a, &b, 0.5, false), vec![0.5, 0.5]);
+        // Along the great circle the midpoint keeps unit norm: both coordinates sin(45 deg).
+        let m = mix(&a, &b, 0.5, true);
+        assert!(
+            (m[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
+            "{m:?}"
+        );
+        assert!(
+            (m[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
+            "{m:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! 1. [`Error`], [`fsutil`], [`rng`], [`pad`]: foundations;
 //! 2. [`engine`] (the convolution kernels) and [`device`]; [`data`] and [`metrics`];
 //! 3. [`corrupt`], then [`classical`]; [`models`]; [`checkpoint`] and [`shipped`];
-//! 4. inference: [`restore`], [`generate`], [`batch`]; [`plot`];
+//! 4. inference: [`restore`], [`generate`], [`batch`]; [`plot`]; [`runs`] (reading run folders);
 //! 5. [`train`] (which validates through [`restore`]), then [`eval`].
 
 pub mod batch;
@@ -30,6 +30,7 @@ mod panics;
 pub mod plot;
 pub mod restore;
 pub mod rng;
+pub mod runs;
 pub mod shipped;
 pub mod train;
 

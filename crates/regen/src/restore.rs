@@ -27,6 +27,7 @@
 //! training teaches it what the kernel-informed estimate adds.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use burn::tensor::{Tensor, TensorData};
 
@@ -66,11 +67,44 @@ pub struct Restorer {
 /// What one restoration call runs with: the [`Restorer`]'s settings, which the colour
 /// model of a default pair takes from the gray one.
 #[derive(Clone, Copy)]
-struct Settings {
+struct Settings<'a> {
     tile: usize,
     margin: usize,
     ensemble: bool,
     sigma: Option<f32>,
+    ticker: Option<&'a Ticker<'a>>,
+}
+
+/// Watches a long restoration (a large photo is many tiles): told how many tiles are done,
+/// and asked before each tile whether to stop, so a web page can show progress and cancel.
+pub trait Watch: Sync {
+    /// `done` of `total` tiles are restored.
+    fn tiles(&self, done: usize, total: usize);
+    /// Whether to stop; checked before each tile.
+    fn cancelled(&self) -> bool;
+}
+
+/// Counts the tiles of one restoration for its [`Watch`].
+struct Ticker<'a> {
+    watch: &'a dyn Watch,
+    done: AtomicUsize,
+    total: AtomicUsize,
+    stopped: AtomicBool,
+}
+
+impl Ticker<'_> {
+    /// Whether to go on with the next tile.
+    fn go_on(&self) -> bool {
+        if self.watch.cancelled() {
+            self.stopped.store(true, Ordering::Relaxed);
+        }
+        !self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn tile_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.watch.tiles(done, self.total.load(Ordering::Relaxed));
+    }
 }
 
 /// The shipped deblurrer that is told the kernel.
@@ -203,12 +237,13 @@ impl Restorer {
         }
     }
 
-    fn settings(&self) -> Settings {
+    fn settings(&self) -> Settings<'_> {
         Settings {
             tile: self.tile,
             margin: self.margin,
             ensemble: self.ensemble,
             sigma: self.sigma,
+            ticker: None,
         }
     }
 
@@ -262,6 +297,33 @@ impl Restorer {
         model.restore_image(image, mask, kernel, s)
     }
 
+    /// As [`Restorer::restore_masked`] with `sigma` told to a model that takes a noise
+    /// level (`None`: estimated), telling `watch` the tiles done and stopping when it says
+    /// so: `None` when cancelled.
+    pub fn restore_watched(
+        &self,
+        image: &Image,
+        mask: Option<&[f32]>,
+        sigma: Option<f32>,
+        watch: &dyn Watch,
+    ) -> Option<Image> {
+        let kernel = self.kernel.as_ref();
+        let ticker = Ticker {
+            watch,
+            done: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+        };
+        let model = self.model_for(image);
+        let s = Settings {
+            sigma,
+            ticker: Some(&ticker),
+            ..self.settings()
+        };
+        let out = model.restore_image(image, mask, kernel, s);
+        (!ticker.stopped.load(Ordering::Relaxed)).then_some(out)
+    }
+
     fn restore_image(
         &self,
         image: &Image,
@@ -272,6 +334,16 @@ impl Restorer {
         let mut out = image.clone();
         let (h, w) = (image.height, image.width);
         let cc = image.color_channels();
+        if let Some(t) = s.ticker {
+            let calls = if self.config.image_channels() == 1 {
+                cc
+            } else {
+                1
+            };
+            let per_call = h.div_ceil(s.tile.max(8)) * w.div_ceil(s.tile.max(8));
+            let views = if s.ensemble { 8 } else { 1 };
+            t.total.store(calls * per_call * views, Ordering::Relaxed);
+        }
         match (self.config.image_channels(), cc) {
             (1, _) => {
                 for c in 0..cc {
@@ -377,6 +449,9 @@ impl Restorer {
         let (t, m) = (s.tile.max(8), s.margin);
         for y0 in (0..h).step_by(t) {
             for x0 in (0..w).step_by(t) {
+                if s.ticker.is_some_and(|k| !k.go_on()) {
+                    return out;
+                }
                 let (y1, x1) = ((y0 + t).min(h), (x0 + t).min(w));
                 let (cy0, cx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
                 let (cy1, cx1) = ((y1 + m).min(h), (x1 + m).min(w));
@@ -397,6 +472,9 @@ impl Restorer {
                         let src = (y - cy0) * tw + (x0 - cx0);
                         o[y * w + x0..y * w + x1].copy_from_slice(&r[src..src + (x1 - x0)]);
                     }
+                }
+                if let Some(k) = s.ticker {
+                    k.tile_done();
                 }
             }
         }
@@ -451,14 +529,16 @@ pub fn check_mask(task: Task, mask: Option<&Path>) -> Result<()> {
 /// Reads an inpainting mask for an `h` x `w` image: white (> 0.5 in the first channel) is
 /// missing. A mask of another size, or one with every pixel missing, is refused.
 pub fn load_mask(path: &Path, h: usize, w: usize) -> Result<Vec<f32>> {
-    let m = Image::load(path)?;
+    mask_from_image(&Image::load(path)?, h, w).map_err(|reason| Error::bad_file(path, reason))
+}
+
+/// The inpainting mask an image holds, as [`load_mask`] reads it; the error says what is
+/// wrong with it.
+pub fn mask_from_image(m: &Image, h: usize, w: usize) -> std::result::Result<Vec<f32>, String> {
     if (m.height, m.width) != (h, w) {
-        return Err(Error::bad_file(
-            path,
-            format!(
-                "mask is {}x{} but the image is {w}x{h}; masks must have the image's size",
-                m.width, m.height
-            ),
+        return Err(format!(
+            "mask is {}x{} but the image is {w}x{h}; masks must have the image's size",
+            m.width, m.height
         ));
     }
     let v: Vec<f32> = m
@@ -467,12 +547,22 @@ pub fn load_mask(path: &Path, h: usize, w: usize) -> Result<Vec<f32>> {
         .map(|&x| if x > 0.5 { 1.0 } else { 0.0 })
         .collect();
     if v.iter().all(|&x| x > 0.5) {
-        return Err(Error::bad_file(
-            path,
-            "mask marks every pixel as missing; nothing is left to inpaint from",
-        ));
+        return Err("mask marks every pixel as missing; nothing is left to inpaint from".into());
     }
     Ok(v)
+}
+
+/// The mask of an image's transparent pixels (alpha below one half are missing), for
+/// inpainting what a user erased in a paint program; `None` when it has no alpha.
+pub fn mask_from_alpha(image: &Image) -> Option<Vec<f32>> {
+    let a = image.channels.checked_sub(image.color_channels())?;
+    (a > 0).then(|| {
+        image
+            .plane(image.color_channels())
+            .iter()
+            .map(|&x| if x < 0.5 { 1.0 } else { 0.0 })
+            .collect()
+    })
 }
 
 /// Wiener balance of the estimate a non-blind deblurring model is given: a little sharper
@@ -665,6 +755,48 @@ mod tests {
         r.sigma = Some(45.0);
         assert_ne!(low, r.restore(&img));
         assert!(r.takes_sigma());
+    }
+
+    /// Counts the tiles it is told of and cancels after `stop_after` of them.
+    struct Counter {
+        seen: std::sync::Mutex<Vec<(usize, usize)>>,
+        stop_after: usize,
+    }
+
+    impl Watch for Counter {
+        fn tiles(&self, done: usize, total: usize) {
+            self.seen.lock().unwrap().push((done, total));
+        }
+        fn cancelled(&self) -> bool {
+            self.seen.lock().unwrap().len() >= self.stop_after
+        }
+    }
+
+    /// A watched restoration reports every tile of every view and plane and gives the
+    /// unwatched result; cancelled, it stops at the next tile and gives nothing.
+    #[test]
+    fn a_watched_restoration_counts_tiles_and_can_be_cancelled() {
+        let mut r = color_denoiser(4);
+        r.tile = 16;
+        let img = rgb_image(20, 40); // 2 x 3 tiles
+        let all = Counter {
+            seen: Default::default(),
+            stop_after: usize::MAX,
+        };
+        let out = r.restore_watched(&img, None, Some(10.0), &all);
+        assert_eq!(out, Some(r.restore_told(&img, None, None, Some(10.0))));
+        let seen = all.seen.into_inner().unwrap();
+        assert_eq!(seen, (1..=6).map(|d| (d, 6)).collect::<Vec<_>>());
+
+        r.ensemble = true;
+        let stop = Counter {
+            seen: Default::default(),
+            stop_after: 10,
+        };
+        assert_eq!(r.restore_watched(&img, None, None, &stop), None);
+        let seen = stop.seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 10, "no tile after the cancel");
+        assert_eq!(seen[9], (10, 48), "eight views of six tiles");
     }
 
     /// A gray image through a colour model is restored as an RGB image of three equal

@@ -5,6 +5,7 @@ pub mod corrupt;
 pub mod eval;
 pub mod generate;
 pub mod restore;
+pub mod serve;
 pub mod train;
 
 use std::io::{IsTerminal, Write};

@@ -160,6 +160,23 @@ impl Image {
         decoded.map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
+    /// The width and height an image file declares, read from its header alone: what a
+    /// server checks against its limits before it decodes (or even stores) anything.
+    pub fn dimensions(bytes: &[u8]) -> std::result::Result<(usize, usize), String> {
+        let format = image::guess_format(bytes)
+            .map_err(|_| "not an image regen can read (PNG, JPEG, BMP or TIFF)".to_string())?;
+        let header = crate::panics::contain(|| {
+            let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+            let decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+            let (w, h) = decoder.dimensions();
+            Ok((w as usize, h as usize))
+        });
+        header
+            .unwrap_or_else(Err)
+            .map_err(|e| format!("cannot read {format:?} header: {e}"))
+            .map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
     /// Writes the image with the default [`SaveOptions`].
     pub fn save(&self, path: &Path) -> Result<()> {
         self.save_with(path, &SaveOptions::default())
@@ -185,11 +202,30 @@ impl Image {
                 )));
             }
         };
+        let bytes = self
+            .encode(format, opts)
+            .map_err(|reason| Error::bad_file(path, reason))?;
+        write_atomic(path, &bytes)
+    }
+
+    /// The bytes [`Image::save_with`] writes to a `.png` file: what a web page or another
+    /// program gets without touching the disk.
+    pub fn encode_png(&self, opts: &SaveOptions) -> Result<Vec<u8>> {
+        self.encode(image::ImageFormat::Png, opts)
+            .map_err(|e| Error::internal(format!("cannot encode PNG: {e}")))
+    }
+
+    /// The file's bytes in `format` (PNG, JPEG, BMP or TIFF); the error says why not.
+    fn encode(
+        &self,
+        format: image::ImageFormat,
+        opts: &SaveOptions,
+    ) -> std::result::Result<Vec<u8>, String> {
         if !(1..=100).contains(&opts.jpeg_quality) {
-            return Err(Error::arg(format!(
+            return Err(format!(
                 "JPEG quality {}: must be 1 to 100",
                 opts.jpeg_quality
-            )));
+            ));
         }
         // JPEG and BMP have no 16-bit or alpha forms worth keeping here.
         let lossy = matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Bmp);
@@ -215,8 +251,8 @@ impl Image {
             )),
             _ => dynimg.write_to(&mut buf, format),
         };
-        written.map_err(|e| Error::bad_file(path, format!("cannot encode image: {e}")))?;
-        write_atomic(path, buf.get_ref())
+        written.map_err(|e| format!("cannot encode image: {e}"))?;
+        Ok(buf.into_inner())
     }
 
     fn interleaved(&self) -> impl Iterator<Item = f32> + '_ {
