@@ -18,8 +18,10 @@ fn main() -> ExitCode {
         regen::device::set_threads(n);
     }
     let device = regen::device::resolve(cli.device).map_err(anyhow::Error::from);
-    let result = device.and_then(|()| {
-        regen::device::in_pool(|| match cli.command {
+    let result = device.and_then(|()| match cli.command {
+        // The server's own threads wait on the network; its worker runs the models in the pool.
+        Command::Serve(a) => commands::serve::serve(a),
+        command => regen::device::in_pool(|| match command {
             Command::Restore(a) => commands::restore::restore(a),
             Command::Corrupt(a) => commands::corrupt::corrupt(a),
             Command::Generate(a) => commands::generate::generate(a),
@@ -36,8 +38,8 @@ fn main() -> ExitCode {
             Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
             Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
             Command::Eval(EvalCommand::Noise(a)) => commands::eval::noise(a),
-            Command::Serve(a) => commands::serve::serve(a),
-        })
+            Command::Serve(_) => unreachable!("served outside the pool"),
+        }),
     });
     if let Some(report) = regen::engine::backend::profile_report() {
         eprint!("{report}");
