@@ -428,7 +428,9 @@ async function showResult(id) {
   link.href = restore.result;
   link.download = `${restore.name}-restored.png`;
   link.hidden = false;
-  $("progress-text").textContent = "Done. Drag the slider to compare; edit the mask again with Task or Clear.";
+  $("progress-text").textContent = $("task").value === "inpaint"
+    ? "Done. Drag the slider to compare; Clear starts a new mask."
+    : "Done. Drag the slider to compare.";
 }
 
 function compare() {

@@ -133,6 +133,8 @@ const tests = {
     assert.deepEqual(r.size, [256, 256]);
     assert.ok(r.under > 500 && r.underChanged / r.under > 0.9, "the strokes' pixels were filled");
     assert.equal(r.elsewhereChanged, 0, "every pixel away from the strokes is the upload's");
+    await page.fill("#compare", "0");
+    await page.locator("#compare").dispatchEvent("input");
     await shot("inpaint");
   },
 
