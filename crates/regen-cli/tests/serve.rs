@@ -491,6 +491,7 @@ fn runs_are_listed_read_and_kept_inside_their_folder() {
     s.get("/api/runs/..").refused(400, "not a run name");
     s.get("/api/runs/%2E%2E").refused(400, "not a run name");
     s.get("/api/runs/..%2Fruns").refused(400, "not a run name");
+    s.get("/api/runs/%FF%FE").refused(400, "bad path");
     for escape in [
         "../../../../Cargo.toml",
         "..%2F..%2F..%2F..%2FCargo.toml",

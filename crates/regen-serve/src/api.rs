@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -81,6 +81,12 @@ fn multipart_error(e: MultipartError) -> ApiError {
 
 type Answer = Result<Response, ApiError>;
 
+/// The parts of the request path a route names, or a JSON refusal.
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad(format!("bad path: {}", e.body_text())))
+}
+
 pub fn router(app: App) -> Router {
     let limit = app.guard.max_upload;
     Router::new()
@@ -119,8 +125,8 @@ async fn page() -> Response {
     crate::assets::respond("index.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
-async fn asset(Path(file): Path<String>) -> Answer {
-    crate::assets::respond(&file)
+async fn asset(file: Result<Path<String>, PathRejection>) -> Answer {
+    crate::assets::respond(&path(file)?)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such asset"))
 }
 
@@ -453,16 +459,19 @@ fn find_job(app: &App, id: &str) -> Result<Arc<Job>, ApiError> {
     })
 }
 
-async fn job_status(State(app): State<App>, Path(id): Path<String>) -> Answer {
+async fn job_status(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Answer {
+    let id = path(id)?;
     Ok(json(&find_job(&app, &id)?.status()))
 }
 
-async fn job_result(State(app): State<App>, Path(id): Path<String>) -> Answer {
+async fn job_result(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Answer {
+    let id = path(id)?;
     let job = find_job(&app, &id)?;
     result(&job.state(), job.id)
 }
 
-async fn job_cancel(State(app): State<App>, Path(id): Path<String>) -> Answer {
+async fn job_cancel(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Answer {
+    let id = path(id)?;
     let job = find_job(&app, &id)?;
     job.cancel();
     Ok(json(&job.status()))
@@ -565,12 +574,17 @@ async fn runs(State(app): State<App>) -> Answer {
     Ok(json(&regen::runs::list(&root)?))
 }
 
-async fn run(State(app): State<App>, Path(name): Path<String>) -> Answer {
+async fn run(State(app): State<App>, name: Result<Path<String>, PathRejection>) -> Answer {
+    let name = path(name)?;
     let root = runs_root(&app)?;
     Ok(json(&regen::runs::read(&root, &name)?))
 }
 
-async fn run_image(State(app): State<App>, Path((name, image)): Path<(String, String)>) -> Answer {
+async fn run_image(
+    State(app): State<App>,
+    parts: Result<Path<(String, String)>, PathRejection>,
+) -> Answer {
+    let (name, image) = path(parts)?;
     let root = runs_root(&app)?;
     Ok(png(regen::runs::image(&root, &name, &image)?))
 }
