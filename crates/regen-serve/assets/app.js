@@ -56,8 +56,9 @@ const after = $("after");
 const stage = $("stage");
 const viewport = $("viewport");
 
+// `auto`: the photo is fitted to the viewport until the user zooms or pans.
 const view = {
-  scale: 1, x: 0, y: 0, width: 0, height: 0, fitted: false,
+  scale: 1, x: 0, y: 0, width: 0, height: 0, auto: true,
   apply() {
     stage.style.transform = `translate(${this.x}px, ${this.y}px) scale(${this.scale})`;
     $("zoom-value").textContent = `${Math.round(this.scale * 100)}%`;
@@ -69,13 +70,14 @@ const view = {
     this.scale = Math.min(vw / this.width, vh / this.height);
     this.x = (vw - this.width * this.scale) / 2;
     this.y = (vh - this.height * this.scale) / 2;
-    this.fitted = true;
+    this.auto = true;
     this.apply();
   },
   fitIfNew() {
-    if (!this.fitted) this.fit();
+    if (this.auto) this.fit();
   },
   zoomAt(factor, cx, cy) {
+    this.auto = false;
     const s = Math.min(32, Math.max(0.02, this.scale * factor));
     this.x = cx - ((cx - this.x) * s) / this.scale;
     this.y = cy - ((cy - this.y) * s) / this.scale;
@@ -97,7 +99,7 @@ viewport.addEventListener("wheel", (e) => {
   const r = viewport.getBoundingClientRect();
   view.zoomAt(Math.pow(1.0015, -e.deltaY), e.clientX - r.left, e.clientY - r.top);
 }, { passive: false });
-window.addEventListener("resize", () => view.fitted && view.fit());
+window.addEventListener("resize", () => view.auto && view.fit());
 
 // ---------------------------------------------------------------- restore: the photo
 
@@ -131,7 +133,6 @@ async function openPhoto(file) {
     $("empty").hidden = true;
     $("file-info").textContent = `${file.name}: ${bitmap.width} x ${bitmap.height}`;
     $("run").disabled = false;
-    view.fitted = false;
     view.fit();
   } catch (err) {
     notice(`${file.name}: ${err.message || "cannot be read"}`);
@@ -147,6 +148,12 @@ for (const ev of ["dragleave", "drop"]) {
   drop.addEventListener(ev, () => drop.classList.remove("over"));
 }
 drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  if (e.dataTransfer.files[0]) openPhoto(e.dataTransfer.files[0]);
+});
+// The photo area takes a dropped photo too.
+viewport.addEventListener("dragover", (e) => e.preventDefault());
+viewport.addEventListener("drop", (e) => {
   e.preventDefault();
   if (e.dataTransfer.files[0]) openPhoto(e.dataTransfer.files[0]);
 });
@@ -272,7 +279,7 @@ $("clear").onclick = () => {
 let spaceDown = false;
 let panning = null;
 window.addEventListener("keydown", (e) => {
-  if (e.target.matches("input, select, textarea")) return;
+  if (e.target.matches("input, select, textarea") || $("page-restore").hidden) return;
   if (e.code === "Space") { spaceDown = true; e.preventDefault(); }
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
     e.preventDefault();
@@ -310,6 +317,7 @@ viewport.addEventListener("pointermove", (e) => {
     cursor.hidden = true;
   }
   if (panning) {
+    view.auto = false;
     view.x += e.clientX - panning.x;
     view.y += e.clientY - panning.y;
     panning = { x: e.clientX, y: e.clientY };

@@ -1,6 +1,7 @@
 //! The odd-image corpus (`tests/fixtures/odd/`, written by its `make.py`): every colour type
-//! and depth of PNG, BMP and TIFF regen reads, grey, progressive and CMYK JPEGs, all eight EXIF
-//! orientations, multi-page and tiled planar TIFFs, one-pixel and zero-size images, headers
+//! and depth of PNG, BMP and TIFF regen reads, interlaced PNG, grey, progressive, CMYK and
+//! arithmetic-coded JPEGs, all eight EXIF orientations, multi-page and tiled planar TIFFs,
+//! one-pixel and zero-size images, headers
 //! declaring 40000 x 40000 over a few bytes, and files that are not images, each also cut
 //! at every tenth of its length. Each either restores with the shipped denoiser or is
 //! refused with one line; never a panic or an allocation past the pixel limit.
@@ -18,7 +19,7 @@ fn expected(name: &str) -> Option<Result<(usize, usize, usize), &'static str>> {
         "rgba8.png" | "palette-transparent.png" | "rgba.tif" => Ok((4, 40, 30)),
         "rgb420.jpg" | "rgb444.jpg" | "progressive.jpg" | "cmyk.jpg" | "rgb24.bmp"
         | "bilevel.bmp" | "palette4.bmp" | "rgba32.bmp" | "palette8.bmp" | "palette-2bit.png"
-        | "with-icc.png" | "multipage.tif" => Ok((3, 40, 30)),
+        | "with-icc.png" | "multipage.tif" | "interlaced.png" => Ok((3, 40, 30)),
         n if n.starts_with("rgb-") => Ok((3, 40, 30)),
         // Orientations 5 to 8 turn the picture a quarter: 30 wide, 40 tall.
         n if n.starts_with("orientation-") => {
@@ -33,6 +34,7 @@ fn expected(name: &str) -> Option<Result<(usize, usize, usize), &'static str>> {
         "tiled-planar-rgb16-37x21.tif" => Err("cannot decode Tiff image: the decoder failed"),
         "empty.png" | "text.jpg" | "random.tif" => Err("not an image regen can read"),
         "zero-size.png" => Err("cannot decode Png image"),
+        "arithmetic.jpg" => Err("an arithmetic-coded JPEG"),
         _ => return None,
     })
 }

@@ -305,6 +305,9 @@ fn decode_as(
 ) -> std::result::Result<Image, String> {
     use image::DynamicImage as D;
     let cannot = |e: image::ImageError| format!("cannot decode {format:?} image: {e}");
+    if format == image::ImageFormat::Jpeg && jpeg_is_arithmetic(bytes) {
+        return Err("an arithmetic-coded JPEG, which regen's JPEG decoder does not read; save it as a baseline JPEG or a PNG".into());
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     // The decoders' own allocation cap (512 MiB by default) would refuse large photos
     // within the pixel limit; allow what the limit implies at 16-bit RGBA, twice over.
@@ -384,6 +387,28 @@ fn scale8(v: &[u8]) -> Vec<f32> {
 
 fn scale16(v: &[u16]) -> Vec<f32> {
     v.iter().map(|&x| x as f32 / 65535.0).collect()
+}
+
+/// Whether a JPEG is arithmetic-coded (frame markers SOF9-11 and SOF13-15), read from its
+/// markers up to the first scan: the decoder refuses such files with a message about an
+/// unsupported `DAC` header, which tells a user nothing.
+fn jpeg_is_arithmetic(bytes: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
+        let marker = bytes[i + 1];
+        match marker {
+            0xC9..=0xCB | 0xCD..=0xCF => return true,
+            0xDA | 0xD9 => return false,
+            0xFF => {
+                i += 1; // fill byte
+                continue;
+            }
+            _ => {}
+        }
+        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    false
 }
 
 /// [0, 1] to 8 bits: clamp, then round to nearest.
