@@ -175,7 +175,10 @@ impl Response {
     }
 }
 
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+/// A multipart form field: name, file name (for a file), contents.
+type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
     let b = "regen-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, data) in parts {
@@ -558,74 +561,38 @@ fn refusals_are_one_line_of_json_and_4xx() {
     .refused(400, "image:");
     s.post("/api/restore", &[("task", None, b"denoise")])
         .refused(400, "no photo");
-    s.post(
-        "/api/restore",
-        &[("image", Some("p.png"), &photo), ("colour", None, b"1")],
-    )
-    .refused(400, "unknown field \"colour\"");
-    s.post(
-        "/api/restore",
-        &[("image", Some("p.png"), &photo), ("task", None, b"paint")],
-    )
-    .refused(400, "unknown task");
-    s.post(
-        "/api/restore",
-        &[
-            ("image", Some("p.png"), &photo),
-            ("model", None, b"../../etc/passwd"),
-        ],
-    )
-    .refused(400, "no such restoration model");
-    s.post(
-        "/api/restore",
-        &[("image", Some("p.png"), &photo), ("sigma", None, b"abc")],
-    )
-    .refused(400, "sigma");
-    s.post(
-        "/api/restore",
-        &[("image", Some("p.png"), &photo), ("sigma", None, b"-3")],
-    )
-    .refused(400, "sigma");
-    s.post(
-        "/api/restore",
-        &[("image", Some("p.png"), &photo), ("task", None, b"inpaint")],
-    )
-    .refused(400, "needs a mask");
-    s.post(
-        "/api/restore",
-        &[
-            ("image", Some("p.png"), &photo),
-            ("mask", Some("m.png"), &photo),
-        ],
-    )
-    .refused(400, "for task inpaint");
-    s.post(
-        "/api/restore",
-        &[
-            ("image", Some("p.png"), &photo),
-            ("task", None, b"inpaint"),
-            ("mask_from", None, b"alpha"),
-        ],
-    )
-    .refused(400, "no alpha");
+    // The photo with bad text fields: (fields, what the refusal names).
     let small = read(&fixtures().join("odd/gray8.png"));
-    s.post(
-        "/api/restore",
-        &[
-            ("image", Some("p.png"), &photo),
-            ("task", None, b"inpaint"),
-            ("mask", Some("m.png"), &small),
-        ],
-    )
-    .refused(400, "mask is");
-    s.post(
-        "/api/restore?wait=1",
-        &[
-            ("image", Some("p.png"), &photo),
-            ("model", None, b"inpaint"),
-        ],
-    )
-    .refused(400, "not denoise");
+    let text = |k: &'static str, v: &'static str| (k, None, v.as_bytes());
+    let bad: Vec<(Vec<Part>, &str)> = vec![
+        (vec![text("colour", "1")], "unknown field \"colour\""),
+        (vec![text("task", "paint")], "unknown task"),
+        (
+            vec![text("model", "../../etc/passwd")],
+            "no such restoration model",
+        ),
+        (vec![text("sigma", "abc")], "sigma"),
+        (vec![text("sigma", "-3")], "sigma"),
+        (vec![text("task", "inpaint")], "needs a mask"),
+        (vec![("mask", Some("m.png"), &photo)], "for task inpaint"),
+        (
+            vec![text("task", "inpaint"), text("mask_from", "alpha")],
+            "no alpha",
+        ),
+        (
+            vec![text("task", "inpaint"), ("mask", Some("m.png"), &small)],
+            "mask is",
+        ),
+        (
+            vec![text("model", "inpaint"), text("wait", "1")],
+            "not denoise",
+        ),
+    ];
+    for (fields, needle) in bad {
+        let mut parts: Vec<Part> = vec![("image", Some("p.png"), &photo)];
+        parts.extend(fields);
+        s.post("/api/restore", &parts).refused(400, needle);
+    }
     // Malformed multipart: a broken body, and no multipart at all.
     let (ctype, _) = multipart(&[]);
     s.post_raw("/api/restore", &ctype, b"--not-the-boundary\r\ngarbage", "")

@@ -292,28 +292,32 @@ impl Models {
         kernel: Option<Kernel>,
     ) -> Result<Arc<Restorer>> {
         let key = format!("{model:?} {task} {kernel:?}");
-        if let Some(r) = self.restorers.get(&key) {
-            return Ok(Arc::clone(r));
-        }
-        let r = Arc::new(Restorer::for_task(model, task, kernel)?);
-        if self.restorers.len() >= KEEP_MODELS {
-            self.restorers.clear();
-        }
-        self.restorers.insert(key, Arc::clone(&r));
-        Ok(r)
+        cached(&mut self.restorers, key, || {
+            Restorer::for_task(model, task, kernel)
+        })
     }
 
     fn generator(&mut self, spec: &str) -> Result<Arc<Generator>> {
-        if let Some(g) = self.generators.get(spec) {
-            return Ok(Arc::clone(g));
-        }
-        let g = Arc::new(Generator::load(spec)?);
-        if self.generators.len() >= KEEP_MODELS {
-            self.generators.clear();
-        }
-        self.generators.insert(spec.into(), Arc::clone(&g));
-        Ok(g)
+        cached(&mut self.generators, spec.into(), || Generator::load(spec))
     }
+}
+
+/// The model under `key` in `cache`, loaded by `load` the first time; the cache is emptied
+/// when it holds [`KEEP_MODELS`].
+fn cached<T>(
+    cache: &mut HashMap<String, Arc<T>>,
+    key: String,
+    load: impl FnOnce() -> Result<T>,
+) -> Result<Arc<T>> {
+    if let Some(m) = cache.get(&key) {
+        return Ok(Arc::clone(m));
+    }
+    let m = Arc::new(load()?);
+    if cache.len() >= KEEP_MODELS {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&m));
+    Ok(m)
 }
 
 /// Does `work`: the PNG bytes, or `None` when cancelled.

@@ -259,22 +259,15 @@ impl Generator {
             }
             _ => {}
         }
-        let device = crate::device::device();
+        let z = self.sample_latents(n, seed);
         let mut out = Vec::with_capacity(n);
-        let mut rng = Rng::new(seed);
-        let mut start = 0;
-        while start < n {
-            let b = (n - start).min(256);
-            let z: Vec<f32> = (0..b * self.latent())
-                .map(|_| rng.normal() as f32)
-                .collect();
-            let z = Tensor::<2>::from_data(TensorData::new(z, [b, self.latent()]), &device);
+        for (b, chunk) in z.chunks(256).enumerate() {
             // Without --class a conditional model cycles through its classes.
-            let cls: Vec<usize> = (0..b)
-                .map(|i| class.unwrap_or((start + i) % k.max(1)))
+            let cls: Vec<usize> = (0..chunk.len())
+                .map(|i| class.unwrap_or((b * 256 + i) % k.max(1)))
                 .collect();
-            out.extend(self.decode_images(z, self.labels(&cls)));
-            start += b;
+            let labels = (k > 0).then_some(cls.as_slice());
+            out.extend(self.decode_latents(chunk, labels)?);
         }
         Ok(out)
     }
