@@ -547,8 +547,9 @@ pub struct Io {
     /// JPEG output quality, 1 to 100.
     #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
-    /// Do not copy the inputs' ICC profile and EXIF to the outputs (they are kept by default,
-    /// with the EXIF orientation reset, since outputs are written upright).
+    /// Do not copy the inputs' ICC profile, EXIF and stated resolution (dpi) to the outputs
+    /// (they are kept by default, with the EXIF orientation reset, since outputs are written
+    /// upright).
     #[arg(long)]
     pub strip_metadata: bool,
     /// Leave inputs whose output file already exists alone: rerun an interrupted batch with

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use image::metadata::Orientation;
 use image::{ImageDecoder, ImageEncoder};
 
+use super::density::{self, Density};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 
@@ -36,6 +37,8 @@ pub struct Metadata {
     /// The EXIF block (TIFF-structured, without JPEG's `Exif\0\0` prefix), with its
     /// orientation reset to upright, since loading turned the pixels upright.
     pub exif: Option<Vec<u8>>,
+    /// The resolution stated outside EXIF (JPEG's JFIF header, PNG's `pHYs`), upright.
+    pub density: Option<Density>,
 }
 
 /// How [`Image::save_with`] writes a file.
@@ -43,8 +46,8 @@ pub struct Metadata {
 pub struct SaveOptions {
     /// JPEG quality, 1 to 100.
     pub jpeg_quality: u8,
-    /// Write the input's ICC profile and EXIF where the format holds them (PNG, JPEG; the
-    /// profile alone in TIFF).
+    /// Write the input's ICC profile, EXIF and resolution where the format holds them (PNG,
+    /// JPEG; the profile alone in TIFF).
     pub keep_metadata: bool,
 }
 
@@ -236,15 +239,20 @@ impl Image {
             Metadata::default()
         };
         let mut buf = Cursor::new(Vec::new());
+        let density = meta.density;
         let written = match format {
             image::ImageFormat::Png => dynimg.write_with_encoder(with_meta(
                 image::codecs::png::PngEncoder::new(&mut buf),
                 meta,
             )),
-            image::ImageFormat::Jpeg => dynimg.write_with_encoder(with_meta(
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, opts.jpeg_quality),
-                meta,
-            )),
+            image::ImageFormat::Jpeg => {
+                let mut encoder =
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, opts.jpeg_quality);
+                if let Some(d) = density.and_then(Density::to_jpeg) {
+                    encoder.set_pixel_density(d);
+                }
+                dynimg.write_with_encoder(with_meta(encoder, meta))
+            }
             image::ImageFormat::Tiff => dynimg.write_with_encoder(with_meta(
                 image::codecs::tiff::TiffEncoder::new(&mut buf),
                 Metadata { exif: None, ..meta },
@@ -252,7 +260,10 @@ impl Image {
             _ => dynimg.write_to(&mut buf, format),
         };
         written.map_err(|e| format!("cannot encode image: {e}"))?;
-        Ok(buf.into_inner())
+        Ok(match (format, density) {
+            (image::ImageFormat::Png, Some(d)) => density::write_png(buf.into_inner(), d),
+            _ => buf.into_inner(),
+        })
     }
 
     fn interleaved(&self) -> impl Iterator<Item = f32> + '_ {
@@ -332,6 +343,19 @@ fn decode_as(
     if let Some(e) = exif.as_mut() {
         let _ = Orientation::remove_from_exif_chunk(e); // read above, from the decoder
     }
+    let stated = match format {
+        image::ImageFormat::Jpeg => density::read_jpeg(bytes),
+        image::ImageFormat::Png => density::read_png(bytes),
+        _ => None,
+    };
+    let turned = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let density = stated.map(|d| if turned { d.transposed() } else { d });
     let mut img = D::from_decoder(decoder).map_err(cannot)?;
     img.apply_orientation(orientation);
     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -365,7 +389,11 @@ fn decode_as(
         width: w,
         data,
         sixteen_bit,
-        meta: Metadata { icc_profile, exif },
+        meta: Metadata {
+            icc_profile,
+            exif,
+            density,
+        },
     })
 }
 
@@ -478,6 +506,11 @@ mod tests {
         let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
         enc.set_exif_metadata(exif_with_orientation(6)).unwrap();
         enc.set_icc_profile(icc.clone()).unwrap();
+        // 300 dpi across and 150 down as stored: upright, 150 across and 300 down.
+        enc.set_pixel_density(image::codecs::jpeg::PixelDensity {
+            density: (300, 150),
+            unit: image::codecs::jpeg::PixelDensityUnit::Inches,
+        });
         enc.write_image(&px, w, h, image::ExtendedColorType::Rgb8)
             .unwrap();
 
@@ -497,6 +530,12 @@ mod tests {
             Orientation::from_exif_chunk(&exif),
             Some(Orientation::NoTransforms)
         );
+        let upright = Density {
+            x: 150,
+            y: 300,
+            unit: crate::data::DensityUnit::PerInch,
+        };
+        assert_eq!(img.meta.density, Some(upright));
 
         let dir = std::env::temp_dir().join(format!("regen-meta-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -506,7 +545,18 @@ mod tests {
             let back = Image::load(&p).unwrap();
             // Written upright with orientation 1, so it is not turned a second time.
             assert_eq!((back.width, back.height), (16, 32), "{ext}");
-            assert_eq!(back.meta, img.meta, "{ext}");
+            assert_eq!(
+                (&back.meta.icc_profile, &back.meta.exif),
+                (&img.meta.icc_profile, &img.meta.exif),
+                "{ext}"
+            );
+            // PNG states it per metre (5906 and 11811), the same dpi once rounded.
+            let dpi = back
+                .meta
+                .density
+                .and_then(Density::to_jpeg)
+                .map(|d| d.density);
+            assert_eq!(dpi, Some((150, 300)), "{ext}");
             let bare = SaveOptions {
                 keep_metadata: false,
                 ..SaveOptions::default()

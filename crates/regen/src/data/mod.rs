@@ -1,6 +1,7 @@
 //! Reading data: IDX files, image folders, patches and splits.
 
 mod dataset;
+mod density;
 mod folder;
 mod idx;
 mod image;
@@ -8,6 +9,7 @@ mod patches;
 mod tensor;
 
 pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
+pub use density::{Density, DensityUnit};
 pub use folder::{
     IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder, load_gray_images,
     load_images, luminance, rgb,
