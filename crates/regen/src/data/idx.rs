@@ -55,7 +55,12 @@ impl Idx {
                 u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
             })
             .collect();
-        let n: usize = dims.iter().product();
+        // Checked: four dimensions of 65536 multiply to 2^64, which wraps to 0 and would let
+        // an empty body pass for 65536 images (found by the idx fuzzer with overflow checks on).
+        let n = dims
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or("IDX header declares more bytes than can exist")?;
         let body = &bytes[4 + 4 * ndim..];
         if body.len() < n {
             return Err(format!(
@@ -136,5 +141,16 @@ mod tests {
         .to_bytes();
         b.truncate(b.len() - 3);
         assert!(Idx::parse(&b).unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn a_size_that_overflows_is_refused_not_wrapped_to_zero() {
+        // 65536^4 = 2^64: unchecked, it wrapped to 0 in release builds and an empty body
+        // parsed as 65536 images.
+        let mut b = vec![0, 0, 8, 4];
+        for _ in 0..4 {
+            b.extend(65536u32.to_be_bytes());
+        }
+        assert!(Idx::parse(&b).unwrap_err().contains("more bytes"));
     }
 }
