@@ -78,34 +78,45 @@ fn per_meter(per_inch: u32) -> u32 {
 /// The density in a JPEG's JFIF header (an `APP0` segment before the first scan), if any.
 /// A zero in either number means "not stated".
 pub fn read_jpeg(bytes: &[u8]) -> Option<Density> {
-    let mut i = 2; // after SOI
-    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
-        let marker = bytes[i + 1];
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        if matches!(marker, 0xDA | 0xD9) {
-            return None;
-        }
-        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
-        let body = bytes.get(i + 4..i + 2 + len)?;
-        if marker == 0xE0 && body.len() >= 12 && body.starts_with(b"JFIF\0") {
-            let unit = match body[7] {
-                0 => DensityUnit::Aspect,
-                1 => DensityUnit::PerInch,
-                2 => DensityUnit::PerCm,
-                _ => return None,
-            };
-            let x = u16::from_be_bytes([body[8], body[9]]) as u32;
-            let y = u16::from_be_bytes([body[10], body[11]]) as u32;
-            // (1, 1) with no unit is what encoders write when they know nothing.
-            let unknown = unit == DensityUnit::Aspect && x == y;
-            return (x > 0 && y > 0 && !unknown).then_some(Density { x, y, unit });
-        }
-        i += 2 + len;
+    let (_, body) = jpeg_segments(bytes).find(|(m, b)| *m == 0xE0 && b.starts_with(b"JFIF\0"))?;
+    if body.len() < 12 {
+        return None;
     }
-    None
+    let unit = match body[7] {
+        0 => DensityUnit::Aspect,
+        1 => DensityUnit::PerInch,
+        2 => DensityUnit::PerCm,
+        _ => return None,
+    };
+    let x = u16::from_be_bytes([body[8], body[9]]) as u32;
+    let y = u16::from_be_bytes([body[10], body[11]]) as u32;
+    // (1, 1) with no unit is what encoders write when they know nothing.
+    let unknown = unit == DensityUnit::Aspect && x == y;
+    (x > 0 && y > 0 && !unknown).then_some(Density { x, y, unit })
+}
+
+/// A JPEG's marker segments before its first scan: each marker with its body, as much of
+/// the body as the file holds.
+pub(super) fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut i = 2; // after SOI
+    std::iter::from_fn(move || {
+        while i + 4 <= bytes.len() && bytes[i] == 0xFF {
+            let marker = bytes[i + 1];
+            if marker == 0xFF {
+                i += 1; // fill byte
+                continue;
+            }
+            if matches!(marker, 0xDA | 0xD9) {
+                return None; // start of scan, end of image
+            }
+            let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+            let start = (i + 4).min(bytes.len());
+            let end = (i + 2 + len).min(bytes.len()).max(start);
+            i += 2 + len;
+            return Some((marker, &bytes[start..end]));
+        }
+        None
+    })
 }
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -229,6 +240,11 @@ mod tests {
     #[test]
     fn truncated_headers_give_none() {
         assert_eq!(read_jpeg(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J']), None);
+        // A length below the 2 bytes it counts: an empty body, not a backwards slice, and
+        // the walk ends on the bytes that follow, which are no marker.
+        let lying = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0xFF, 0xC9, 0, 2];
+        let segments: Vec<(u8, usize)> = jpeg_segments(&lying).map(|(m, b)| (m, b.len())).collect();
+        assert_eq!(segments, [(0xE0, 0)]);
         assert_eq!(read_png(b"\x89PNG\r\n\x1a\n\0\0\0\x09pHYs\0\0"), None);
         assert_eq!(read_png(b"not a png"), None);
     }

@@ -421,22 +421,7 @@ fn scale16(v: &[u16]) -> Vec<f32> {
 /// markers up to the first scan: the decoder refuses such files with a message about an
 /// unsupported `DAC` header, which tells a user nothing.
 fn jpeg_is_arithmetic(bytes: &[u8]) -> bool {
-    let mut i = 2; // after SOI
-    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
-        let marker = bytes[i + 1];
-        match marker {
-            0xC9..=0xCB | 0xCD..=0xCF => return true,
-            0xDA | 0xD9 => return false,
-            0xFF => {
-                i += 1; // fill byte
-                continue;
-            }
-            _ => {}
-        }
-        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
-        i += 2 + len;
-    }
-    false
+    density::jpeg_segments(bytes).any(|(m, _)| matches!(m, 0xC9..=0xCB | 0xCD..=0xCF))
 }
 
 /// [0, 1] to 8 bits: clamp, then round to nearest.
