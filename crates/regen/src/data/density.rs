@@ -37,6 +37,13 @@ impl Density {
         }
     }
 
+    /// What a file's numbers say: `None` where either is zero (not stated) or where they are
+    /// a 1:1 aspect ratio without a unit, which encoders write when they know nothing.
+    fn stated(x: u32, y: u32, unit: DensityUnit) -> Option<Density> {
+        let unknown = unit == DensityUnit::Aspect && x == y;
+        (x > 0 && y > 0 && !unknown).then_some(Density { x, y, unit })
+    }
+
     /// JFIF's form (16-bit numbers per inch or per centimetre), or `None` where the numbers
     /// do not fit. Per-metre figures become per-centimetre where exact, else per-inch.
     pub fn to_jpeg(self) -> Option<image::codecs::jpeg::PixelDensity> {
@@ -90,9 +97,7 @@ pub fn read_jpeg(bytes: &[u8]) -> Option<Density> {
     };
     let x = u16::from_be_bytes([body[8], body[9]]) as u32;
     let y = u16::from_be_bytes([body[10], body[11]]) as u32;
-    // (1, 1) with no unit is what encoders write when they know nothing.
-    let unknown = unit == DensityUnit::Aspect && x == y;
-    (x > 0 && y > 0 && !unknown).then_some(Density { x, y, unit })
+    Density::stated(x, y, unit)
 }
 
 /// A JPEG's marker segments before its first scan: each marker with its body, as much of
@@ -140,8 +145,7 @@ pub fn read_png(bytes: &[u8]) -> Option<Density> {
                     1 => DensityUnit::PerMeter,
                     _ => return None,
                 };
-                let unknown = unit == DensityUnit::Aspect && x == y;
-                return (x > 0 && y > 0 && !unknown).then_some(Density { x, y, unit });
+                return Density::stated(x, y, unit);
             }
             b"IDAT" | b"IEND" => return None,
             _ => {}
@@ -159,20 +163,27 @@ pub fn write_png(png: Vec<u8>, density: Density) -> Vec<u8> {
         return png;
     }
     let (x, y, unit) = density.to_png();
-    let mut chunk = Vec::with_capacity(21);
-    chunk.extend(9u32.to_be_bytes());
-    chunk.extend(b"pHYs");
-    chunk.extend(x.to_be_bytes());
-    chunk.extend(y.to_be_bytes());
-    chunk.push(unit);
-    let mut crc = flate2::Crc::new();
-    crc.update(&chunk[4..]);
-    chunk.extend(crc.sum().to_be_bytes());
+    let body = [&x.to_be_bytes()[..], &y.to_be_bytes(), &[unit]].concat();
+    let chunk = png_chunk(b"pHYs", &body);
     let mut out = Vec::with_capacity(png.len() + chunk.len());
     out.extend_from_slice(&png[..header_end]);
     out.extend(chunk);
     out.extend_from_slice(&png[header_end..]);
     out
+}
+
+/// One PNG chunk: length, type, data, and the CRC of type and data.
+pub(super) fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    [
+        &(data.len() as u32).to_be_bytes()[..],
+        kind,
+        data,
+        &crc.sum().to_be_bytes(),
+    ]
+    .concat()
 }
 
 #[cfg(test)]

@@ -579,31 +579,11 @@ mod tests {
     /// The smallest PNG that declares `w` x `h` 8-bit RGB pixels: a valid header, then a
     /// few bytes where the pixels would be.
     fn png_header_only(w: u32, h: u32) -> Vec<u8> {
-        fn crc32(bytes: &[u8]) -> u32 {
-            let mut c = !0u32;
-            for &b in bytes {
-                c ^= b as u32;
-                for _ in 0..8 {
-                    c = if c & 1 == 1 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    };
-                }
-            }
-            !c
-        }
-        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-            out.extend((data.len() as u32).to_be_bytes());
-            let body = [kind, data].concat();
-            out.extend(&body);
-            out.extend(crc32(&body).to_be_bytes());
-        }
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         let ihdr = [&w.to_be_bytes()[..], &h.to_be_bytes(), &[8, 2, 0, 0, 0]].concat();
-        chunk(&mut png, b"IHDR", &ihdr);
-        chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00]);
-        chunk(&mut png, b"IEND", &[]);
+        png.extend(density::png_chunk(b"IHDR", &ihdr));
+        png.extend(density::png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00]));
+        png.extend(density::png_chunk(b"IEND", &[]));
         png
     }
 
