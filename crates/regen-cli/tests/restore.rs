@@ -381,3 +381,77 @@ fn colour_photos_go_to_the_colour_denoiser_by_default() {
     let m = methods(&fixtures().join("photos"));
     assert!(m.contains(&"regen told sigma".to_string()), "{m:?}");
 }
+
+/// Without `--model` a colour photo with holes goes to the colour inpainter (the default
+/// for gray photos too), which keeps every known pixel and fills strokes better than the
+/// harmonic fill of each channel.
+#[test]
+fn colour_photos_go_to_the_colour_inpainter_by_default() {
+    let d = TempDir::new("colour-inpaint");
+    let g = Image::load(&fixtures().join("photos/clean-256.png")).unwrap();
+    let n = g.height * g.width;
+    let mut rgb = Image::zeros(3, g.height, g.width);
+    for i in 0..n {
+        let v = g.data[i];
+        rgb.data[i] = v;
+        rgb.data[n + i] = 0.05 + 0.9 * v;
+        rgb.data[2 * n + i] = 0.1 + 0.8 * v;
+    }
+    let clean = d.join("clean.png");
+    rgb.save(&clean).unwrap();
+    let (holed, mask) = (d.join("holed.png"), d.join("mask.png"));
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "inpaint",
+        "--seed",
+        "0",
+        clean.to_str().unwrap(),
+        "-o",
+        holed.to_str().unwrap(),
+        "--masks",
+        mask.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let fill = |args: &[&str], name: &str| {
+        let out = d.join(name);
+        let mut a = vec![
+            "restore",
+            "--task",
+            "inpaint",
+            "--mask",
+            mask.to_str().unwrap(),
+        ];
+        a.extend_from_slice(args);
+        a.extend([holed.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        Image::load(&out).unwrap()
+    };
+    let default = fill(&[], "default.png");
+    let named = fill(&["--model", "inpaint-color"], "named.png");
+    assert_eq!(
+        default.data, named.data,
+        "the default for colour is inpaint-color"
+    );
+    let (h, m) = (Image::load(&holed).unwrap(), Image::load(&mask).unwrap());
+    assert_eq!(default.channels, 3);
+    for c in 0..3 {
+        for ((rv, hv), mv) in default.plane(c).iter().zip(h.plane(c)).zip(&m.data) {
+            if *mv < 0.5 {
+                assert_eq!(rv, hv);
+            }
+        }
+    }
+    let mut harmonic = h.clone();
+    for c in 0..3 {
+        let f = regen::classical::harmonic_fill(h.plane(c), &m.data, h.height, h.width);
+        harmonic.plane_mut(c).copy_from_slice(&f);
+    }
+    let truth = rgb.quantized_8bit();
+    let (ph, pr) = (
+        psnr(&harmonic.data, &truth.data),
+        psnr(&default.data, &truth.data),
+    );
+    assert!(pr > ph + 0.2, "harmonic {ph:.2} dB, model {pr:.2} dB");
+}

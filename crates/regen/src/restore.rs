@@ -8,13 +8,15 @@
 //! A colour model (three image channels) restores the RGB planes together, so it can use
 //! what the channels share; a grayscale model restores a colour image channel by channel.
 //! Without `--model`, `regen restore` denoises gray images with the gray model and colour
-//! images with the colour one ([`COLOR_DENOISER`]). Alpha passes through untouched.
+//! images with the colour one ([`COLOR_DENOISER`]); it inpaints both with the colour
+//! inpainter, which fills gray images (as three equal planes) better than the gray one does.
+//! Alpha passes through untouched.
 //!
 //! Denoisers with a noise level map (FFDNet-style) are told the noise sigma: the user's
 //! ([`Restorer::sigma`], `--sigma`), or else one estimated from each image by
 //! [`crate::classical::estimate_sigma`].
 //!
-//! Inpainting models take two channels: the image with its holes pre-filled by the harmonic
+//! Inpainting models take the image's planes with their holes pre-filled by the harmonic
 //! fill of the *whole* image, and the mask. The pre-fill is global, so a hole larger than a
 //! tile (or than a tile's context) still gets a smooth estimate from its whole boundary, and
 //! the network refines it tile by tile. Known pixels are copied to the output unchanged.

@@ -32,6 +32,12 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/denoise-color.safetensors"),
     },
     Shipped {
+        name: "inpaint-color",
+        family: "restore",
+        task: "inpaint",
+        bytes: include_bytes!("../../../models/inpaint-color.safetensors"),
+    },
+    Shipped {
         name: "inpaint",
         family: "restore",
         task: "inpaint",
