@@ -124,19 +124,7 @@ fn shipped_inpainter_fills_strokes_better_than_the_harmonic_fill() {
         d.join("mask.png"),
         d.join("filled.png"),
     );
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "inpaint",
-        "--seed",
-        "0",
-        clean.to_str().unwrap(),
-        "-o",
-        holed.to_str().unwrap(),
-        "--masks",
-        mask.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    add_strokes(&clean, &holed, &mask);
     let o = run(&[
         "restore",
         "--task",
@@ -217,6 +205,24 @@ fn a_known_blur_picks_the_shipped_non_blind_deblurrer() {
         pk > pb && pk > 27.70 + 1.0,
         "blind {pb:.2} dB, non-blind {pk:.2} dB"
     );
+}
+
+/// Strokes over `clean` as the test sets have them (`regen corrupt --task inpaint --seed 0`):
+/// the holed image and its mask.
+fn add_strokes(clean: &std::path::Path, holed: &std::path::Path, mask: &std::path::Path) {
+    let o = run(&[
+        "corrupt",
+        "--task",
+        "inpaint",
+        "--seed",
+        "0",
+        clean.to_str().unwrap(),
+        "-o",
+        holed.to_str().unwrap(),
+        "--masks",
+        mask.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// `regen corrupt` of `clean` into `noisy`: Gaussian noise sigma 25 from `seed`, clipped
@@ -397,19 +403,7 @@ fn colour_photos_go_to_the_colour_inpainter_by_default() {
     let clean = d.join("clean.png");
     rgb.save(&clean).unwrap();
     let (holed, mask) = (d.join("holed.png"), d.join("mask.png"));
-    let o = run(&[
-        "corrupt",
-        "--task",
-        "inpaint",
-        "--seed",
-        "0",
-        clean.to_str().unwrap(),
-        "-o",
-        holed.to_str().unwrap(),
-        "--masks",
-        mask.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    add_strokes(&clean, &holed, &mask);
     let fill = |args: &[&str], name: &str| {
         let out = d.join(name);
         let mut a = vec![
