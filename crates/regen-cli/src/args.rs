@@ -390,7 +390,8 @@ pub struct TrainRestoreArgs {
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
     /// Start from this model's weights (shipped name or .safetensors path), e.g. to
-    /// fine-tune or to train a finished run further on a new schedule.
+    /// fine-tune, to train a finished run further on a new schedule, or to grow a U-Net
+    /// deeper (`--depth` above the model's).
     #[arg(long)]
     pub init: Option<String>,
     /// Deblur: train a non-blind model, which is given the blur kernel at use

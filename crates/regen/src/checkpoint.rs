@@ -131,6 +131,22 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// `(plane of the checkpoint, scale)` pairs summed, none for a plane that starts at zero.
 pub type PlanePlan = Vec<Vec<(usize, f32)>>;
 
+/// A tensor held by name, dtype, shape and little-endian bytes while a checkpoint is rebuilt.
+type Owned = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// Safetensors bytes (without metadata) of `owned`.
+fn serialize(owned: &[Owned]) -> std::result::Result<Vec<u8>, String> {
+    let views = owned
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
+}
+
 /// Safetensors bytes of a restoration network adapted to more input planes or more image
 /// channels: the first convolution's weight (`head.convs.0` or `body.convs.0`, `[out, in,
 /// k, k]`) gets one input plane per entry of `first`, made as that entry says; the last
@@ -142,7 +158,7 @@ pub fn adapt_ends(
     first: &PlanePlan,
     out: usize,
 ) -> std::result::Result<Vec<u8>, String> {
-    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+    use safetensors::{Dtype, SafeTensors};
     let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let floats = |b: &[u8]| -> Vec<f32> {
         b.chunks_exact(4)
@@ -150,7 +166,7 @@ pub fn adapt_ends(
             .collect()
     };
     let bytes_of = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut owned: Vec<Owned> = Vec::new();
     let (mut firsts, mut tails) = (0, 0);
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
@@ -207,12 +223,73 @@ pub fn adapt_ends(
             "found {tails} last-layer tensors, expected at most 2"
         ));
     }
-    let views = owned
-        .iter()
-        .map(|(name, dtype, shape, data)| {
-            TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    safetensors::serialize(views, None).map_err(|e| e.to_string())
+    serialize(&owned)
+}
+
+/// Safetensors bytes of a U-Net (`encdec` with skips) of `old_depth` halvings grown to the
+/// network whose fresh weights are `fresh`, which has more. The checkpoint's tensors keep
+/// their names and values (a level's layers are named by their level, counted from full
+/// resolution, so they mean the same in the deeper net); the new levels' layers come from
+/// `fresh`, except the decoder block of level `old_depth`, which starts as the identity on
+/// its skip input (the old net's bottleneck output) and zero on the new levels' output. So
+/// the grown net starts out computing exactly what the old one did, and the zero weights,
+/// whose gradients are not zero, open the new levels to training from the first step.
+pub fn deepen(
+    bytes: &[u8],
+    fresh: &[u8],
+    old_depth: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    use safetensors::{Dtype, SafeTensors};
+    let old = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let new = SafeTensors::deserialize(fresh).map_err(|e| e.to_string())?;
+    let bridge = format!("dec.{old_depth}.convs.");
+    let mut owned: Vec<Owned> = Vec::new();
+    let mut bridged = 0;
+    for (name, view) in new.tensors() {
+        let shape = view.shape().to_vec();
+        if let Ok(theirs) = old.tensor(&name) {
+            if theirs.shape() != shape.as_slice() {
+                return Err(format!(
+                    "{name}: {:?} in the checkpoint, {shape:?} in the deeper net",
+                    theirs.shape()
+                ));
+            }
+            owned.push((name, theirs.dtype(), shape, theirs.data().to_vec()));
+            continue;
+        }
+        let Some(rest) = name
+            .split_once(&bridge)
+            .filter(|(pre, _)| pre.is_empty() || pre.ends_with('.'))
+            .map(|(_, rest)| rest)
+        else {
+            owned.push((name, view.dtype(), shape, view.data().to_vec()));
+            continue;
+        };
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("{name}: not f32"));
+        }
+        let mut w = vec![0.0f32; shape.iter().product()];
+        if rest.ends_with("weight") {
+            let [o, cin, kh, kw] = shape[..] else {
+                return Err(format!("{name}: expected a 4-d weight, got {shape:?}"));
+            };
+            // The first convolution sees [new levels' output, skip]: the skip is the
+            // last `o` planes. Later ones see the block's own `o` planes.
+            let skip = cin - o;
+            let centre = (kh / 2) * kw + kw / 2;
+            for c in 0..o {
+                w[((c * cin) + skip + c) * kh * kw + centre] = 1.0;
+            }
+            bridged += 1;
+        }
+        let data = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        owned.push((name, Dtype::F32, shape, data));
+    }
+    if bridged == 0 {
+        return Err(format!("the deeper net has no decoder block {old_depth}"));
+    }
+    if let Some(name) = old.names().into_iter().find(|n| new.tensor(n).is_err()) {
+        return Err(format!("{name}: not in the deeper net"));
+    }
+    serialize(&owned)
 }

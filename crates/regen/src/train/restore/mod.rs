@@ -14,7 +14,7 @@ use crate::corrupt::Corruption;
 use crate::data::{Image, PatchSampler, load_images, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim_image};
-use crate::models::{RestoreConfig, RestoreNet};
+use crate::models::{Arch, RestoreConfig, RestoreNet};
 use crate::restore::{Restorer, model_inputs};
 use crate::rng::Rng;
 use crate::train::progress::{Progress, fmt_duration};
@@ -243,16 +243,24 @@ fn batch_loss(
 /// planes' weights start at zero, and a gray network's image weights are shared out over
 /// the three colour planes (a third each, so it sees their mean) and its output copied to
 /// each of them: the new net starts out computing what the old one did on the image.
+/// A U-Net may also start a deeper one (more halvings, so a wider view): the levels it
+/// lacks are bridged so that, too, starts out computing what the old net did
+/// ([`checkpoint::deepen`]).
 fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
     checkpoint::check_card(&path, &card, "restore")?;
     let theirs: RestoreConfig = serde_json::from_value(card.config.clone())
         .map_err(|e| Error::checkpoint(&path, format!("bad model config: {e}")))?;
+    let deeper = theirs.arch == Arch::EncDec
+        && want.arch == Arch::EncDec
+        && theirs.skips
+        && want.depth > theirs.depth;
     let body = RestoreConfig {
         in_channels: want.in_channels,
         out_channels: want.out_channels,
         noise_map: want.noise_map,
+        depth: if deeper { want.depth } else { theirs.depth },
         ..theirs.clone()
     };
     let json = |c: &RestoreConfig| serde_json::to_value(c).expect("config serialises");
@@ -295,11 +303,15 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     let identity = theirs.in_channels == want.in_channels
         && tc == wc
         && plan.iter().enumerate().all(|(j, p)| p == &vec![(j, 1.0)]);
-    let bytes = if identity {
+    let mut bytes = if identity {
         bytes
     } else {
         checkpoint::adapt_ends(&bytes, &plan, wc).map_err(refuse)?
     };
+    if deeper {
+        let fresh = checkpoint::to_bytes(&model, &card)?;
+        bytes = checkpoint::deepen(&bytes, &fresh, theirs.depth).map_err(refuse)?;
+    }
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
 }
@@ -479,6 +491,81 @@ mod task_tests {
         let mut other = want.clone();
         other.width = 8;
         let e = init_from(&spec, &other, other.init(&device))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("differs from this run's"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A U-Net can start a deeper one: the new level is bridged, so the deeper net computes
+    /// what the old one did, and it trains from there. A shallower one is refused.
+    #[test]
+    fn a_unet_starts_a_deeper_one_that_computes_the_same() {
+        let dir = std::env::temp_dir().join(format!("regen-deepen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = RestoreTrainConfig {
+            data: fixture(),
+            patch: 32,
+            batch: 2,
+            steps: 3,
+            epoch_steps: 3,
+            val_images: 2,
+            ..RestoreTrainConfig::default()
+        };
+        cfg.model.width = 4;
+        cfg.model.depth = 2;
+        let s = train_restore(&cfg, &dir.join("d2"), false, true).unwrap();
+        let spec = s.model.to_string_lossy().to_string();
+        let device = crate::device::device();
+        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let mut want = cfg.model.clone();
+        want.depth = 4;
+        let deep = init_from(&spec, &want, want.init(&device)).unwrap();
+        let mut r = Rng::new(7);
+        let img: Vec<f32> = (0..2 * 32 * 32).map(|_| r.uniform() as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(img, [2, 1, 32, 32]), &device);
+        let a: Vec<f32> = old.forward(x.clone()).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = deep.forward(x).into_data().try_to_vec().unwrap();
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "outputs differ by {worst}");
+        // A fresh deeper net does not compute the same: the bridge is what makes it.
+        let fresh: Vec<f32> = want
+            .init(&device)
+            .forward(Tensor::<4>::from_data(
+                TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]),
+                &device,
+            ))
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let same: Vec<f32> = deep
+            .forward(Tensor::<4>::from_data(
+                TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]),
+                &device,
+            ))
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_ne!(fresh, same);
+
+        let mut dcfg = cfg.clone();
+        dcfg.model.depth = 3;
+        dcfg.init = Some(spec.clone());
+        let s3 = train_restore(&dcfg, &dir.join("d3"), false, true).unwrap();
+        assert_eq!(
+            Restorer::load(&s3.model.to_string_lossy())
+                .unwrap()
+                .config()
+                .depth,
+            3
+        );
+        let mut shallow = cfg.model.clone();
+        shallow.depth = 1;
+        let e = init_from(&spec, &shallow, shallow.init(&device))
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
