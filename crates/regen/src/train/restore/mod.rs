@@ -405,6 +405,22 @@ mod task_tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train")
     }
 
+    /// A gray denoiser small enough to train `steps` steps on the fixture in a blink.
+    fn tiny_denoiser(steps: u64) -> RestoreTrainConfig {
+        let mut cfg = RestoreTrainConfig {
+            data: fixture(),
+            patch: 32,
+            batch: 2,
+            steps,
+            epoch_steps: steps,
+            val_images: 2,
+            ..RestoreTrainConfig::default()
+        };
+        cfg.model.width = 4;
+        cfg.model.depth = 2;
+        cfg
+    }
+
     /// Inpainting and deblurring train through the same loop: the inpainting network gets
     /// the mask as a second input, and its output keeps every known pixel.
     #[test]
@@ -459,17 +475,7 @@ mod task_tests {
     fn init_from_a_net_with_fewer_input_planes_widens_its_first_convolution() {
         let dir = std::env::temp_dir().join(format!("regen-widen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut cfg = RestoreTrainConfig {
-            data: fixture(),
-            patch: 32,
-            batch: 2,
-            steps: 2,
-            epoch_steps: 2,
-            val_images: 2,
-            ..RestoreTrainConfig::default()
-        };
-        cfg.model.width = 4;
-        cfg.model.depth = 2;
+        let cfg = tiny_denoiser(2);
         let s = train_restore(&cfg, &dir, false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
@@ -503,17 +509,7 @@ mod task_tests {
     fn a_unet_starts_a_deeper_one_that_computes_the_same() {
         let dir = std::env::temp_dir().join(format!("regen-deepen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut cfg = RestoreTrainConfig {
-            data: fixture(),
-            patch: 32,
-            batch: 2,
-            steps: 3,
-            epoch_steps: 3,
-            val_images: 2,
-            ..RestoreTrainConfig::default()
-        };
-        cfg.model.width = 4;
-        cfg.model.depth = 2;
+        let cfg = tiny_denoiser(3);
         let s = train_restore(&cfg, &dir.join("d2"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
@@ -533,23 +529,15 @@ mod task_tests {
             .fold(0.0, f32::max);
         assert!(worst < 1e-5, "outputs differ by {worst}");
         // A fresh deeper net does not compute the same: the bridge is what makes it.
+        let grey =
+            || Tensor::<4>::from_data(TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]), &device);
         let fresh: Vec<f32> = want
             .init(&device)
-            .forward(Tensor::<4>::from_data(
-                TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]),
-                &device,
-            ))
+            .forward(grey())
             .into_data()
             .try_to_vec()
             .unwrap();
-        let same: Vec<f32> = deep
-            .forward(Tensor::<4>::from_data(
-                TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]),
-                &device,
-            ))
-            .into_data()
-            .try_to_vec()
-            .unwrap();
+        let same: Vec<f32> = deep.forward(grey()).into_data().try_to_vec().unwrap();
         assert_ne!(fresh, same);
 
         let mut dcfg = cfg.clone();
@@ -579,17 +567,7 @@ mod task_tests {
     fn a_gray_denoiser_starts_a_colour_one_with_a_noise_map() {
         let dir = std::env::temp_dir().join(format!("regen-colourise-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut cfg = RestoreTrainConfig {
-            data: fixture(),
-            patch: 32,
-            batch: 2,
-            steps: 2,
-            epoch_steps: 2,
-            val_images: 2,
-            ..RestoreTrainConfig::default()
-        };
-        cfg.model.width = 4;
-        cfg.model.depth = 2;
+        let cfg = tiny_denoiser(2);
         let s = train_restore(&cfg, &dir.join("gray"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
