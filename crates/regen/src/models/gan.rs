@@ -408,11 +408,20 @@ mod tests {
 
     /// After enough power iterations the normalised weight has spectral norm 1.
     /// numpy: `np.linalg.norm(W / s, 2)` is 1 for `s = np.linalg.svd(W)[1][0]`.
+    ///
+    /// The weight and the starting vector come from a seeded generator: power iteration
+    /// converges as (s2 / s1)^(2k), so a draw with two near-equal singular values (or a
+    /// start nearly orthogonal to the top one) left the unseeded version of this test 1e-3
+    /// short after 50 iterations, once in many runs.
     #[test]
     fn spectral_norm_converges_to_unit_norm() {
+        use burn::tensor::TensorData;
         let device = crate::device::train_device();
-        let w = Tensor::<2>::random([6, 10], Distribution::Normal(0.0, 1.0), &device);
-        let u = unit_vector(6, &device);
+        let mut rng = crate::rng::Rng::new(11);
+        let mut normals = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
+        let w = Tensor::<2>::from_data(TensorData::new(normals(60), [6, 10]), &device);
+        let u0 = Tensor::<1>::from_data(TensorData::new(normals(6), [6]), &device);
+        let u = RunningState::new(u0.clone() / u0.square().sum().sqrt());
         let mut wn = w.clone();
         for _ in 0..50 {
             wn = spectral(w.clone(), &u);
@@ -425,7 +434,7 @@ mod tests {
             v = next.clone() / next.square().sum().sqrt().unsqueeze();
         }
         let s: f32 = wn.matmul(v).square().sum().sqrt().into_scalar();
-        assert!((s - 1.0).abs() < 1e-3, "spectral norm {s}");
+        assert!((s - 1.0).abs() < 1e-4, "spectral norm {s}");
     }
 }
 
