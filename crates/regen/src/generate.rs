@@ -202,9 +202,7 @@ impl Generator {
     /// [`Generator::latent`] standard normals.
     pub fn sample_latents(&self, n: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = Rng::new(seed);
-        (0..n)
-            .map(|_| (0..self.latent()).map(|_| rng.normal() as f32).collect())
-            .collect()
+        (0..n).map(|_| rng.normals(self.latent())).collect()
     }
 
     /// Images decoded from latent codes (each [`Generator::latent`] long); a conditional

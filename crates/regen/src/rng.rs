@@ -79,6 +79,12 @@ impl Rng {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// `n` standard normal samples as `f32`, drawn in order (the same stream as `n` calls
+    /// of [`Rng::normal`]): latent codes, noise and test data.
+    pub fn normals(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.normal() as f32).collect()
+    }
+
     /// A Poisson sample with mean `lambda` (Knuth for small means, normal approximation
     /// above 60 where Knuth's product underflows slowly and the approximation is accurate).
     pub fn poisson(&mut self, lambda: f64) -> f64 {
@@ -125,6 +131,18 @@ mod tests {
         // Standard error of the mean is 1/sqrt(n) ~ 0.0022; of the variance ~ 0.0032.
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.015, "var {var}");
+    }
+
+    #[test]
+    fn normals_is_the_normal_stream() {
+        let mut a = Rng::new(5);
+        let mut b = Rng::new(5);
+        let xs = a.normals(7);
+        assert_eq!(xs.len(), 7);
+        for x in xs {
+            assert_eq!(x, b.normal() as f32);
+        }
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -308,12 +308,6 @@ pub fn conv_transpose_forward(
 pub(crate) mod reference {
     //! Direct convolution in f64, the definition the fast kernels are tested against.
     use super::Geom;
-    use crate::rng::Rng;
-
-    /// `n` draws from N(0, 1).
-    pub fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
-        (0..n).map(|_| rng.normal() as f32).collect()
-    }
 
     /// Largest |a - b| over max(1, largest |b|): an error relative to the tensor's scale.
     pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
@@ -397,7 +391,7 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
-    use super::reference::{random, rel_err};
+    use super::reference::rel_err;
 
     // Shapes: odd sizes, every padding a 3x3 layer can have, channel counts 1, 3, 4, 16,
     // batches 1, 2, 3 and 4, strides 1 and 2, kernels 2, 3 and 4. The first seven take
@@ -437,10 +431,10 @@ mod tests {
         let mut rng = Rng::new(7);
         for &(dims, k, ks, s, p) in SHAPES {
             let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
-            let x = random(g.n * g.c * g.hw(), &mut rng);
-            let w = random(g.k * g.ckk(), &mut rng);
-            let bias = random(g.k, &mut rng);
-            let dy = random(g.n * g.k * g.p(), &mut rng);
+            let x = rng.normals(g.n * g.c * g.hw());
+            let w = rng.normals(g.k * g.ckk());
+            let bias = rng.normals(g.k);
+            let dy = rng.normals(g.n * g.k * g.p());
             let want = reference::forward(&g, &x, &w, Some(&bias));
             let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
             for kernel in [Kernel::Auto, Kernel::Gemm, Kernel::Direct, Kernel::Winograd] {
@@ -467,27 +461,27 @@ mod tests {
     fn winograd_and_rows_on_every_instruction_set_including_the_portable_path() {
         let mut rng = Rng::new(10);
         let g = Geom::new([2, 5, 13, 11], 6, [3, 3], [1, 1], [1, 1]).unwrap();
-        let x = random(g.n * g.c * g.hw(), &mut rng);
-        let w = random(g.k * g.ckk(), &mut rng);
-        let dy = random(g.n * g.k * g.p(), &mut rng);
+        let x = rng.normals(g.n * g.c * g.hw());
+        let w = rng.normals(g.k * g.ckk());
+        let dy = rng.normals(g.n * g.k * g.p());
         let want = reference::forward(&g, &x, &w, None);
         let (_, want_dw) = reference::backward(&g, &x, &w, &dy);
         let isas = crate::engine::gemm::Isa::available();
         assert_eq!(isas.last(), Some(&Isa::Portable));
         // Four images in bands of tile rows, with a bias and an activation.
         let g4 = Geom::new([4, 8, 66, 66], 16, [3, 3], [1, 1], [1, 1]).unwrap();
-        let x4 = random(g4.n * g4.c * g4.hw(), &mut rng);
-        let w4 = random(g4.k * g4.ckk(), &mut rng);
-        let b4 = random(g4.k, &mut rng);
+        let x4 = rng.normals(g4.n * g4.c * g4.hw());
+        let w4 = rng.normals(g4.k * g4.ckk());
+        let b4 = rng.normals(g4.k);
         let want4: Vec<f64> = reference::forward(&g4, &x4, &w4, Some(&b4))
             .into_iter()
             .map(|v| v.max(0.0))
             .collect();
         // One output channel, padding 2, by rows.
         let gt = Geom::new([2, 5, 9, 21], 1, [3, 3], [1, 1], [2, 2]).unwrap();
-        let xt = random(gt.n * gt.c * gt.hw(), &mut rng);
-        let wt = random(gt.k * gt.ckk(), &mut rng);
-        let bt = random(gt.k, &mut rng);
+        let xt = rng.normals(gt.n * gt.c * gt.hw());
+        let wt = rng.normals(gt.k * gt.ckk());
+        let bt = rng.normals(gt.k);
         let want_thin: Vec<f64> = reference::forward(&gt, &xt, &wt, Some(&bt))
             .into_iter()
             .map(|v| if v > 0.0 { v } else { 0.2 * v })
@@ -511,8 +505,8 @@ mod tests {
     fn fused_activations_and_their_gradients() {
         let mut rng = Rng::new(8);
         let g = Geom::new([2, 3, 9, 7], 4, [3, 3], [1, 1], [1, 1]).unwrap();
-        let x = random(g.n * g.c * g.hw(), &mut rng);
-        let w = random(g.k * g.ckk(), &mut rng);
+        let x = rng.normals(g.n * g.c * g.hw());
+        let w = rng.normals(g.k * g.ckk());
         let plain = conv_forward(&g, &x, &w, None, Act::None, Kernel::Auto);
         for act in [Act::Relu, Act::LeakyRelu(0.2)] {
             let y = conv_forward(&g, &x, &w, None, act, Kernel::Auto);
@@ -540,9 +534,9 @@ mod tests {
         // The GAN generator's 4x4 stride-2 transposed convolution: 7x7 -> 14x14.
         let g = Geom::new([2, 3, 14, 14], 5, [4, 4], [2, 2], [1, 1]).unwrap();
         assert_eq!((g.oh, g.ow), (7, 7));
-        let x = random(g.n * g.k * g.p(), &mut rng);
-        let w = random(g.k * g.ckk(), &mut rng);
-        let bias = random(g.c, &mut rng);
+        let x = rng.normals(g.n * g.k * g.p());
+        let w = rng.normals(g.k * g.ckk());
+        let bias = rng.normals(g.c);
         let plain = conv_backward_data(&g, &x, &w, Kernel::Auto);
         let y = conv_transpose_forward(&g, &x, &w, Some(&bias), Act::Relu, Kernel::Auto);
         for (i, (a, p)) in y.iter().zip(&plain).enumerate() {

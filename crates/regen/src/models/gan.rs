@@ -418,9 +418,8 @@ mod tests {
         use burn::tensor::TensorData;
         let device = crate::device::train_device();
         let mut rng = crate::rng::Rng::new(11);
-        let mut normals = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
-        let w = Tensor::<2>::from_data(TensorData::new(normals(60), [6, 10]), &device);
-        let u0 = Tensor::<1>::from_data(TensorData::new(normals(6), [6]), &device);
+        let w = Tensor::<2>::from_data(TensorData::new(rng.normals(60), [6, 10]), &device);
+        let u0 = Tensor::<1>::from_data(TensorData::new(rng.normals(6), [6]), &device);
         let u = RunningState::new(u0.clone() / u0.square().sum().sqrt());
         let mut wn = w.clone();
         for _ in 0..50 {

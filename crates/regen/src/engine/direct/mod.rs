@@ -429,7 +429,7 @@ pub fn backward_weight(isa: Isa, g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::reference::{self, random, rel_err};
+    use crate::engine::kernels::reference::{self, rel_err};
     use crate::rng::Rng;
 
     /// Every instruction set the CPU has (the portable loops too, which no convolution picks
@@ -452,10 +452,10 @@ mod tests {
         for isa in Isa::available() {
             for &(dims, k, ks, s, p) in shapes {
                 let g = Geom::new(dims, k, [ks, ks], [s, s], [p, p]).unwrap();
-                let x = random(g.n * g.c * g.hw(), &mut rng);
-                let w = random(g.k * g.ckk(), &mut rng);
-                let bias = random(g.k.max(g.c), &mut rng);
-                let dy = random(g.n * g.k * g.p(), &mut rng);
+                let x = rng.normals(g.n * g.c * g.hw());
+                let w = rng.normals(g.k * g.ckk());
+                let bias = rng.normals(g.k.max(g.c));
+                let dy = rng.normals(g.n * g.k * g.p());
                 let want = reference::forward(&g, &x, &w, Some(&bias[..g.k]));
                 let (want_dx, want_dw) = reference::backward(&g, &x, &w, &dy);
                 let mut y = vec![f32::NAN; want.len()];
