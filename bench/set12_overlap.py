@@ -7,8 +7,8 @@
 #
 # Set12 against the colour training photos: 32x32 box-filtered luminance, mean absolute
 # difference on 0-255 over the 8 rotations/flips (the colour README's method), plus a crop
-# search: each Set12 image shrunk by 1/4 slid over each training photo shrunk by 1/4 at the
-# scales a 256 or 512 crop would have.
+# search: each Set12 image and each training photo shrunk 8x (box mean), the former slid
+# over the latter at every offset, so a 256x256 crop of a photo (32x32 there) is found.
 import numpy as np, glob
 from PIL import Image
 def lum(p):
