@@ -196,7 +196,7 @@ pub fn train_vae_on(
     };
     // Fixed latent codes for the sample grid, so epochs can be compared by eye.
     let mut zr = Rng::new(cfg.seed ^ 0x6A1D);
-    let z_fixed: Vec<f32> = zr.normals(64 * cfg.model.latent);
+    let z_fixed = zr.normals(64 * cfg.model.latent);
     let mut epochs = EpochOrder::new(train_idx.clone(), cfg.seed);
     let t0 = Instant::now();
     while step < total {
@@ -207,7 +207,7 @@ pub fn train_vae_on(
         let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
         let o = vae.forward_with(x.clone(), y, |mu| {
             let [b, l] = mu.dims();
-            let eps: Vec<f32> = rng.normals(b * l);
+            let eps = rng.normals(b * l);
             Tensor::from_data(TensorData::new(eps, [b, l]), &device)
         });
         let (rec, kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);

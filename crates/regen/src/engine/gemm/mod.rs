@@ -322,8 +322,8 @@ mod tests {
         let mut rng = crate::rng::Rng::new(3);
         for &(m, n, k) in &[(1, 1, 1), (4, 32, 3), (9, 45, 17), (8, 7, 1), (32, 100, 64)] {
             let (lda, ldb, ldd) = (m + 3, n + 5, n + 1);
-            let a: Vec<f32> = rng.normals(k * lda);
-            let b: Vec<f32> = rng.normals(k * ldb);
+            let a = rng.normals(k * lda);
+            let b = rng.normals(k * ldb);
             let mut want = vec![0.0; m * ldd];
             gemm(
                 &mut want,
@@ -368,8 +368,8 @@ mod tests {
             (20, 96, 64),
         ] {
             let (lda, ldb, ldd) = (k + 3, n + 16, n + 5);
-            let a: Vec<f32> = rng.normals(m * lda);
-            let b: Vec<f32> = rng.normals(k.max(1) * ldb);
+            let a = rng.normals(m * lda);
+            let b = rng.normals(k.max(1) * ldb);
             for accumulate in [false, true] {
                 let mut want = vec![1.0; m * ldd];
                 gemm(
@@ -403,8 +403,8 @@ mod tests {
         let mut rng = crate::rng::Rng::new(6);
         for &(m, n, k) in &[(1, 16, 1), (6, 32, 5), (13, 48, 37), (20, 96, 64)] {
             let (lda, ldb, ldd) = (m + 3, n + 16, n + 5);
-            let a: Vec<f32> = rng.normals(k * lda);
-            let b: Vec<f32> = rng.normals(k * ldb);
+            let a = rng.normals(k * lda);
+            let b = rng.normals(k * ldb);
             let mut want = vec![1.0; m * ldd];
             let at = Mat {
                 data: &a,
@@ -433,8 +433,8 @@ mod tests {
         let mut rng = crate::rng::Rng::new(4);
         for &(m, n, k) in &[(1, 1, 1), (4, 4, 16), (9, 7, 37), (8, 13, 100)] {
             let (lda, ldb, ldd) = (k + 2, k + 1, n + 3);
-            let a: Vec<f32> = rng.normals(m * lda);
-            let b: Vec<f32> = rng.normals(n * ldb);
+            let a = rng.normals(m * lda);
+            let b = rng.normals(n * ldb);
             let mut want = vec![1.0; m * ldd];
             gemm(
                 &mut want,

@@ -143,7 +143,7 @@ fn spread(px: &[f32], n: usize) -> f64 {
 }
 
 fn noise(rng: &mut Rng, b: usize, latent: usize, device: &Device) -> Tensor<2> {
-    let z: Vec<f32> = rng.normals(b * latent);
+    let z = rng.normals(b * latent);
     Tensor::from_data(TensorData::new(z, [b, latent]), device)
 }
 
