@@ -351,6 +351,10 @@ pub struct TrainRestoreArgs {
     /// encdec: number of halvings; dncnn: number of layers.
     #[arg(long)]
     pub depth: Option<usize>,
+    /// encdec: 3x3 convolutions per block (2 unless set). With --init, a model with fewer
+    /// grows to this many; the new ones start as identities.
+    #[arg(long)]
+    pub convs: Option<usize>,
     /// encdec: turn the U-Net skip connections off.
     #[arg(long)]
     pub no_skips: bool,
@@ -391,7 +395,7 @@ pub struct TrainRestoreArgs {
     pub checkpoint_every: Option<u64>,
     /// Start from this model's weights (shipped name or .safetensors path), e.g. to
     /// fine-tune, to train a finished run further on a new schedule, or to grow a U-Net
-    /// deeper (`--depth` above the model's).
+    /// deeper (`--depth` above the model's) or thicker (`--convs` above the model's).
     #[arg(long)]
     pub init: Option<String>,
     /// Deblur: train a non-blind model, which is given the blur kernel at use

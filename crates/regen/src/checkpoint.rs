@@ -293,3 +293,69 @@ pub fn deepen(
     }
     serialize(&owned)
 }
+
+/// Safetensors bytes of a U-Net or encoder-decoder (`encdec`) with `old_n` convolutions per
+/// block grown to the network whose fresh weights are `fresh`, which has more. Blocks are
+/// runs of 3x3 convolutions each followed by ReLU, so the checkpoint's convolutions keep
+/// their names and values, and each new one, appended at its block's end, starts as the
+/// identity (centre tap 1 from its own channel, bias 0): its input has just been through a
+/// ReLU, so the ReLU after it changes nothing and the grown net starts out computing
+/// exactly what the old one did. Every weight, the identities included, then trains.
+pub fn thicken(bytes: &[u8], fresh: &[u8], old_n: usize) -> std::result::Result<Vec<u8>, String> {
+    use safetensors::{Dtype, SafeTensors};
+    let old = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let new = SafeTensors::deserialize(fresh).map_err(|e| e.to_string())?;
+    let mut owned: Vec<Owned> = Vec::new();
+    let mut grown = 0;
+    for (name, view) in new.tensors() {
+        let shape = view.shape().to_vec();
+        if let Ok(theirs) = old.tensor(&name) {
+            if theirs.shape() != shape.as_slice() {
+                return Err(format!(
+                    "{name}: {:?} in the checkpoint, {shape:?} in the grown net",
+                    theirs.shape()
+                ));
+            }
+            owned.push((name, theirs.dtype(), shape, theirs.data().to_vec()));
+            continue;
+        }
+        // A block's convolution `j` is named `...convs.{j}.weight` (or `.bias`).
+        let index = name
+            .rsplit_once(".convs.")
+            .and_then(|(_, rest)| rest.split_once('.'))
+            .and_then(|(j, _)| j.parse::<usize>().ok());
+        if index.is_none_or(|j| j < old_n) {
+            return Err(format!(
+                "{name}: not in the checkpoint, and not a new block convolution"
+            ));
+        }
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("{name}: not f32"));
+        }
+        let mut w = vec![0.0f32; shape.iter().product()];
+        if name.ends_with("weight") {
+            let [o, cin, kh, kw] = shape[..] else {
+                return Err(format!("{name}: expected a 4-d weight, got {shape:?}"));
+            };
+            if o != cin {
+                return Err(format!("{name}: {cin} input channels, {o} output"));
+            }
+            let centre = (kh / 2) * kw + kw / 2;
+            for c in 0..o {
+                w[(c * cin + c) * kh * kw + centre] = 1.0;
+            }
+            grown += 1;
+        }
+        let data = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        owned.push((name, Dtype::F32, shape, data));
+    }
+    if grown == 0 {
+        return Err(format!(
+            "the grown net has no more than {old_n} convolutions per block"
+        ));
+    }
+    if let Some(name) = old.names().into_iter().find(|n| new.tensor(n).is_err()) {
+        return Err(format!("{name}: not in the grown net"));
+    }
+    serialize(&owned)
+}

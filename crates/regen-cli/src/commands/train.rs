@@ -30,6 +30,9 @@ pub fn restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     }
     lay!(cfg, a; data, patch, batch, steps, epoch_steps, optimizer, lr, schedule, checkpoint_every);
     lay!(cfg.model, a; arch, width, depth);
+    if let Some(n) = a.convs {
+        cfg.model.convs_per_block = n;
+    }
     cfg.model.skips &= !a.no_skips;
     if let Some(c) = a.channels {
         cfg.model.out_channels = c;

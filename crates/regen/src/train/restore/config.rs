@@ -62,7 +62,8 @@ pub struct RestoreTrainConfig {
     /// Start from this model's weights (a shipped name or a `.safetensors` path) instead of
     /// a random initialisation: fine-tuning, or a second schedule after a finished run.
     /// Its network config must equal `model`, except that it may have fewer input planes
-    /// (a denoiser to start an inpainter from).
+    /// (a denoiser to start an inpainter from), be gray for a colour run, or be a U-Net
+    /// with fewer halvings or fewer convolutions per block (grown to `model`).
     pub init: Option<String>,
     /// Deblurring: a non-blind model, given the blur kernel (it sees the image's Wiener
     /// deconvolution with it beside the blurred image).

@@ -245,7 +245,8 @@ fn batch_loss(
 /// each of them: the new net starts out computing what the old one did on the image.
 /// A U-Net may also start a deeper one (more halvings, so a wider view): the levels it
 /// lacks are bridged so that, too, starts out computing what the old net did
-/// ([`checkpoint::deepen`]).
+/// ([`checkpoint::deepen`]), or one with more convolutions per block (more capacity at
+/// every resolution): the new convolutions start as identities ([`checkpoint::thicken`]).
 fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
@@ -256,11 +257,19 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
         && want.arch == Arch::EncDec
         && theirs.skips
         && want.depth > theirs.depth;
+    let thicker = theirs.arch == Arch::EncDec
+        && want.arch == Arch::EncDec
+        && want.convs_per_block > theirs.convs_per_block;
     let body = RestoreConfig {
         in_channels: want.in_channels,
         out_channels: want.out_channels,
         noise_map: want.noise_map,
         depth: if deeper { want.depth } else { theirs.depth },
+        convs_per_block: if thicker {
+            want.convs_per_block
+        } else {
+            theirs.convs_per_block
+        },
         ..theirs.clone()
     };
     let json = |c: &RestoreConfig| serde_json::to_value(c).expect("config serialises");
@@ -271,6 +280,11 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
             card.config,
             json(want)
         )));
+    }
+    if deeper && thicker {
+        return Err(refuse(
+            "grow a network deeper and thicker in two runs, one way at a time".into(),
+        ));
     }
     let (tc, wc) = (theirs.image_channels(), want.image_channels());
     if tc != wc && tc != 1 {
@@ -311,6 +325,9 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     if deeper {
         let fresh = checkpoint::to_bytes(&model, &card)?;
         bytes = checkpoint::deepen(&bytes, &fresh, theirs.depth).map_err(refuse)?;
+    } else if thicker {
+        let fresh = checkpoint::to_bytes(&model, &card)?;
+        bytes = checkpoint::thicken(&bytes, &fresh, theirs.convs_per_block).map_err(refuse)?;
     }
     checkpoint::load_weights(&path, bytes, &mut model)?;
     Ok(model)
@@ -557,6 +574,66 @@ mod task_tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A U-Net can start a thicker one (more convolutions per block): the new convolutions
+    /// start as identities, so it computes what the old one did, and it trains from there.
+    /// A thinner one, and growing two ways at once, are refused.
+    #[test]
+    fn a_unet_starts_a_thicker_one_that_computes_the_same() {
+        let dir = std::env::temp_dir().join(format!("regen-thicken-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = tiny_denoiser(3);
+        let s = train_restore(&cfg, &dir.join("c2"), false, true).unwrap();
+        let spec = s.model.to_string_lossy().to_string();
+        let device = crate::device::device();
+        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let mut want = cfg.model.clone();
+        want.convs_per_block = 3;
+        let thick = init_from(&spec, &want, want.init(&device)).unwrap();
+        let mut r = Rng::new(8);
+        let img: Vec<f32> = (0..2 * 32 * 32).map(|_| r.uniform() as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(img, [2, 1, 32, 32]), &device);
+        let a: Vec<f32> = old.forward(x.clone()).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = thick.forward(x.clone()).into_data().try_to_vec().unwrap();
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "outputs differ by {worst}");
+        // A fresh thicker net does not compute the same: the identities are what make it.
+        let fresh: Vec<f32> = want
+            .init(&device)
+            .forward(x)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_ne!(fresh, a);
+
+        let mut tcfg = cfg.clone();
+        tcfg.model.convs_per_block = 3;
+        tcfg.init = Some(spec.clone());
+        let s3 = train_restore(&tcfg, &dir.join("c3"), false, true).unwrap();
+        let conf = Restorer::load(&s3.model.to_string_lossy())
+            .unwrap()
+            .config()
+            .clone();
+        assert_eq!(conf.convs_per_block, 3);
+
+        let mut thin = cfg.model.clone();
+        thin.convs_per_block = 1;
+        let e = init_from(&spec, &thin, thin.init(&device))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("differs from this run's"), "{e}");
+        let mut both = want.clone();
+        both.depth = 3;
+        let e = init_from(&spec, &both, both.init(&device))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one way at a time"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
