@@ -239,59 +239,26 @@ pub fn deepen(
     fresh: &[u8],
     old_depth: usize,
 ) -> std::result::Result<Vec<u8>, String> {
-    use safetensors::{Dtype, SafeTensors};
-    let old = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-    let new = SafeTensors::deserialize(fresh).map_err(|e| e.to_string())?;
     let bridge = format!("dec.{old_depth}.convs.");
-    let mut owned: Vec<Owned> = Vec::new();
-    let mut bridged = 0;
-    for (name, view) in new.tensors() {
-        let shape = view.shape().to_vec();
-        if let Ok(theirs) = old.tensor(&name) {
-            if theirs.shape() != shape.as_slice() {
-                return Err(format!(
-                    "{name}: {:?} in the checkpoint, {shape:?} in the deeper net",
-                    theirs.shape()
-                ));
-            }
-            owned.push((name, theirs.dtype(), shape, theirs.data().to_vec()));
-            continue;
-        }
-        let Some(rest) = name
+    let (grown, bridged) = grow(bytes, fresh, |name, shape| {
+        let in_bridge = name
             .split_once(&bridge)
-            .filter(|(pre, _)| pre.is_empty() || pre.ends_with('.'))
-            .map(|(_, rest)| rest)
-        else {
-            owned.push((name, view.dtype(), shape, view.data().to_vec()));
-            continue;
+            .is_some_and(|(pre, _)| pre.is_empty() || pre.ends_with('.'));
+        if !in_bridge {
+            return Ok(Start::Fresh);
+        }
+        // The first convolution sees [new levels' output, skip]: the skip is the last `o`
+        // planes. Later ones see the block's own `o` planes.
+        let skip = match shape {
+            [o, cin, ..] => cin.saturating_sub(*o),
+            _ => 0,
         };
-        if view.dtype() != Dtype::F32 {
-            return Err(format!("{name}: not f32"));
-        }
-        let mut w = vec![0.0f32; shape.iter().product()];
-        if rest.ends_with("weight") {
-            let [o, cin, kh, kw] = shape[..] else {
-                return Err(format!("{name}: expected a 4-d weight, got {shape:?}"));
-            };
-            // The first convolution sees [new levels' output, skip]: the skip is the
-            // last `o` planes. Later ones see the block's own `o` planes.
-            let skip = cin - o;
-            let centre = (kh / 2) * kw + kw / 2;
-            for c in 0..o {
-                w[((c * cin) + skip + c) * kh * kw + centre] = 1.0;
-            }
-            bridged += 1;
-        }
-        let data = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        owned.push((name, Dtype::F32, shape, data));
-    }
+        pass_through(name, shape, skip).map(Start::Set)
+    })?;
     if bridged == 0 {
         return Err(format!("the deeper net has no decoder block {old_depth}"));
     }
-    if let Some(name) = old.names().into_iter().find(|n| new.tensor(n).is_err()) {
-        return Err(format!("{name}: not in the deeper net"));
-    }
-    serialize(&owned)
+    Ok(grown)
 }
 
 /// Safetensors bytes of a U-Net or encoder-decoder (`encdec`) with `old_n` convolutions per
@@ -302,11 +269,67 @@ pub fn deepen(
 /// ReLU, so the ReLU after it changes nothing and the grown net starts out computing
 /// exactly what the old one did. Every weight, the identities included, then trains.
 pub fn thicken(bytes: &[u8], fresh: &[u8], old_n: usize) -> std::result::Result<Vec<u8>, String> {
+    let (grown, added) = grow(bytes, fresh, |name, shape| {
+        // A block's convolution `j` is named `...convs.{j}.weight` (or `.bias`).
+        let index = name
+            .rsplit_once(".convs.")
+            .and_then(|(_, rest)| rest.split_once('.'))
+            .and_then(|(j, _)| j.parse::<usize>().ok());
+        if index.is_none_or(|j| j < old_n) {
+            return Err(format!(
+                "{name}: not in the checkpoint, and not a new block convolution"
+            ));
+        }
+        pass_through(name, shape, 0).map(Start::Set)
+    })?;
+    if added == 0 {
+        return Err(format!(
+            "the grown net has no more than {old_n} convolutions per block"
+        ));
+    }
+    Ok(grown)
+}
+
+/// How a tensor of a grown net that its checkpoint lacks starts out.
+enum Start {
+    /// As the grown net's fresh initialisation has it.
+    Fresh,
+    /// With these values.
+    Set(Vec<f32>),
+}
+
+/// The values that make a convolution pass input planes `from..from + o` through unchanged
+/// (centre tap 1, zero elsewhere) for its weight `[o, cin, kh, kw]`, or zeros for its bias.
+fn pass_through(name: &str, shape: &[usize], from: usize) -> std::result::Result<Vec<f32>, String> {
+    let mut w = vec![0.0f32; shape.iter().product()];
+    if name.ends_with("weight") {
+        let [o, cin, kh, kw] = shape[..] else {
+            return Err(format!("{name}: expected a 4-d weight, got {shape:?}"));
+        };
+        if from + o > cin {
+            return Err(format!("{name}: {cin} input channels, {o} output"));
+        }
+        let centre = (kh / 2) * kw + kw / 2;
+        for c in 0..o {
+            w[(c * cin + from + c) * kh * kw + centre] = 1.0;
+        }
+    }
+    Ok(w)
+}
+
+/// Safetensors bytes of the grown network whose fresh weights are `fresh`: each tensor the
+/// checkpoint `bytes` has keeps its value (and must keep its shape); each it lacks starts as
+/// `start` says. Also returns how many weights (not biases) `start` set.
+fn grow(
+    bytes: &[u8],
+    fresh: &[u8],
+    start: impl Fn(&str, &[usize]) -> std::result::Result<Start, String>,
+) -> std::result::Result<(Vec<u8>, usize), String> {
     use safetensors::{Dtype, SafeTensors};
     let old = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let new = SafeTensors::deserialize(fresh).map_err(|e| e.to_string())?;
     let mut owned: Vec<Owned> = Vec::new();
-    let mut grown = 0;
+    let mut set = 0;
     for (name, view) in new.tensors() {
         let shape = view.shape().to_vec();
         if let Ok(theirs) = old.tensor(&name) {
@@ -319,43 +342,20 @@ pub fn thicken(bytes: &[u8], fresh: &[u8], old_n: usize) -> std::result::Result<
             owned.push((name, theirs.dtype(), shape, theirs.data().to_vec()));
             continue;
         }
-        // A block's convolution `j` is named `...convs.{j}.weight` (or `.bias`).
-        let index = name
-            .rsplit_once(".convs.")
-            .and_then(|(_, rest)| rest.split_once('.'))
-            .and_then(|(j, _)| j.parse::<usize>().ok());
-        if index.is_none_or(|j| j < old_n) {
-            return Err(format!(
-                "{name}: not in the checkpoint, and not a new block convolution"
-            ));
-        }
-        if view.dtype() != Dtype::F32 {
-            return Err(format!("{name}: not f32"));
-        }
-        let mut w = vec![0.0f32; shape.iter().product()];
-        if name.ends_with("weight") {
-            let [o, cin, kh, kw] = shape[..] else {
-                return Err(format!("{name}: expected a 4-d weight, got {shape:?}"));
-            };
-            if o != cin {
-                return Err(format!("{name}: {cin} input channels, {o} output"));
+        match start(&name, &shape)? {
+            Start::Fresh => owned.push((name, view.dtype(), shape, view.data().to_vec())),
+            Start::Set(w) => {
+                if view.dtype() != Dtype::F32 {
+                    return Err(format!("{name}: not f32"));
+                }
+                set += usize::from(name.ends_with("weight"));
+                let data = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+                owned.push((name, Dtype::F32, shape, data));
             }
-            let centre = (kh / 2) * kw + kw / 2;
-            for c in 0..o {
-                w[(c * cin + c) * kh * kw + centre] = 1.0;
-            }
-            grown += 1;
         }
-        let data = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        owned.push((name, Dtype::F32, shape, data));
-    }
-    if grown == 0 {
-        return Err(format!(
-            "the grown net has no more than {old_n} convolutions per block"
-        ));
     }
     if let Some(name) = old.names().into_iter().find(|n| new.tensor(n).is_err()) {
         return Err(format!("{name}: not in the grown net"));
     }
-    serialize(&owned)
+    Ok((serialize(&owned)?, set))
 }

@@ -520,6 +520,29 @@ mod task_tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Seeded uniform images `[2, 1, 32, 32]`.
+    fn images(seed: u64) -> Tensor<4> {
+        let mut r = Rng::new(seed);
+        let img: Vec<f32> = (0..2 * 32 * 32).map(|_| r.uniform() as f32).collect();
+        Tensor::<4>::from_data(
+            TensorData::new(img, [2, 1, 32, 32]),
+            &crate::device::device(),
+        )
+    }
+
+    /// What `net` computes on `x`, flat.
+    fn outputs(net: &RestoreNet, x: Tensor<4>) -> Vec<f32> {
+        net.forward(x).into_data().try_to_vec().unwrap()
+    }
+
+    /// The largest elementwise difference of two outputs.
+    fn worst_gap(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
     /// A U-Net can start a deeper one: the new level is bridged, so the deeper net computes
     /// what the old one did, and it trains from there. A shallower one is refused.
     #[test]
@@ -534,17 +557,9 @@ mod task_tests {
         let mut want = cfg.model.clone();
         want.depth = 4;
         let deep = init_from(&spec, &want, want.init(&device)).unwrap();
-        let mut r = Rng::new(7);
-        let img: Vec<f32> = (0..2 * 32 * 32).map(|_| r.uniform() as f32).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(img, [2, 1, 32, 32]), &device);
-        let a: Vec<f32> = old.forward(x.clone()).into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = deep.forward(x).into_data().try_to_vec().unwrap();
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(worst < 1e-5, "outputs differ by {worst}");
+        let x = images(7);
+        let gap = worst_gap(&outputs(&old, x.clone()), &outputs(&deep, x));
+        assert!(gap < 1e-5, "outputs differ by {gap}");
         // A fresh deeper net does not compute the same: the bridge is what makes it.
         let grey =
             || Tensor::<4>::from_data(TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]), &device);
@@ -592,25 +607,12 @@ mod task_tests {
         let mut want = cfg.model.clone();
         want.convs_per_block = 3;
         let thick = init_from(&spec, &want, want.init(&device)).unwrap();
-        let mut r = Rng::new(8);
-        let img: Vec<f32> = (0..2 * 32 * 32).map(|_| r.uniform() as f32).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(img, [2, 1, 32, 32]), &device);
-        let a: Vec<f32> = old.forward(x.clone()).into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = thick.forward(x.clone()).into_data().try_to_vec().unwrap();
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(worst < 1e-5, "outputs differ by {worst}");
+        let x = images(8);
+        let a = outputs(&old, x.clone());
+        let gap = worst_gap(&a, &outputs(&thick, x.clone()));
+        assert!(gap < 1e-5, "outputs differ by {gap}");
         // A fresh thicker net does not compute the same: the identities are what make it.
-        let fresh: Vec<f32> = want
-            .init(&device)
-            .forward(x)
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        assert_ne!(fresh, a);
+        assert_ne!(outputs(&want.init(&device), x), a);
 
         let mut tcfg = cfg.clone();
         tcfg.model.convs_per_block = 3;
