@@ -507,8 +507,7 @@ mod task_tests {
             &device,
         );
         let x2 = Tensor::<4>::from_data(TensorData::new(img, [1, 2, 16, 16]), &device);
-        let a: Vec<f32> = old.forward(x1).into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = wide.forward(x2).into_data().try_to_vec().unwrap();
+        let (a, b) = (outputs(&old, x1), outputs(&wide, x2));
         assert_eq!(a, b);
         // Another difference than the input planes is still refused.
         let mut other = want.clone();
@@ -563,14 +562,7 @@ mod task_tests {
         // A fresh deeper net does not compute the same: the bridge is what makes it.
         let grey =
             || Tensor::<4>::from_data(TensorData::new(vec![0.5; 1024], [1, 1, 32, 32]), &device);
-        let fresh: Vec<f32> = want
-            .init(&device)
-            .forward(grey())
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        let same: Vec<f32> = deep.forward(grey()).into_data().try_to_vec().unwrap();
-        assert_ne!(fresh, same);
+        assert_ne!(outputs(&want.init(&device), grey()), outputs(&deep, grey()));
 
         let mut dcfg = cfg.clone();
         dcfg.model.depth = 3;
@@ -661,8 +653,7 @@ mod task_tests {
         let x1 = Tensor::<4>::from_data(TensorData::new(plane.clone(), [1, 1, 16, 16]), &device);
         let x3 = [plane.clone(), plane.clone(), plane, vec![0.1; 256]].concat();
         let x3 = Tensor::<4>::from_data(TensorData::new(x3, [1, 4, 16, 16]), &device);
-        let a: Vec<f32> = gray.forward(x1).into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = color.forward(x3).into_data().try_to_vec().unwrap();
+        let (a, b) = (outputs(&gray, x1), outputs(&color, x3));
         for c in 0..3 {
             for (x, y) in a.iter().zip(&b[c * 256..(c + 1) * 256]) {
                 assert!((x - y).abs() < 1e-5, "channel {c}: {x} vs {y}");
