@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corrupt::{Corruption, Sigma, Task};
 use crate::error::{Error, Result};
-use crate::models::RestoreConfig;
+use crate::models::{Arch, RestoreConfig};
 use crate::train::run::{OptimizerKind, Schedule};
 
 /// Everything that defines a restoration training run. Written to `config.toml` in the
@@ -160,6 +160,12 @@ impl RestoreTrainConfig {
         }
         self.corruption.validate()?;
         self.model.validate()?;
+        if self.model.arch == Arch::DnCnn && (self.model.convs_per_block != 2 || !self.model.skips)
+        {
+            return Err(Error::arg(
+                "--convs and --no-skips shape encdec's U-Net; dncnn has neither (its --depth counts its layers)",
+            ));
+        }
         if self.data.as_os_str().is_empty() {
             return Err(Error::arg(
                 "--data is required: a folder of training images",

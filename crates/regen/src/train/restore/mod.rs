@@ -694,6 +694,26 @@ mod task_tests {
         assert!(e.contains("cannot be trained on denoise damage"), "{e}");
     }
 
+    #[test]
+    fn u_net_shape_flags_on_a_dncnn_are_refused() {
+        let dncnn = |convs_per_block, skips| RestoreTrainConfig {
+            data: fixture(),
+            model: RestoreConfig {
+                arch: Arch::DnCnn,
+                depth: 5,
+                convs_per_block,
+                skips,
+                ..RestoreConfig::new()
+            },
+            ..RestoreTrainConfig::default()
+        };
+        dncnn(2, true).validate().unwrap();
+        for cfg in [dncnn(3, true), dncnn(2, false)] {
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains("dncnn has neither"), "{e}");
+        }
+    }
+
     /// Two training steps of a small inpainting U-Net (masked copy-through, MSE, Adam at
     /// lr 0.01) from the weights in `tests/fixtures/restore-step.safetensors`, against the
     /// same steps of its PyTorch twin (`bench/torch_twin.py`, PyTorch 2.15), which wrote
