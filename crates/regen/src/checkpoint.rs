@@ -280,6 +280,12 @@ pub fn thicken(bytes: &[u8], fresh: &[u8], old_n: usize) -> std::result::Result<
                 "{name}: not in the checkpoint, and not a new block convolution"
             ));
         }
+        // Only a convolution as wide out as in can be the identity.
+        if let [o, cin, ..] = shape
+            && o != cin
+        {
+            return Err(format!("{name}: {cin} input channels, {o} output"));
+        }
         pass_through(name, shape, 0).map(Start::Set)
     })?;
     if added == 0 {

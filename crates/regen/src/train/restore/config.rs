@@ -160,7 +160,10 @@ impl RestoreTrainConfig {
         }
         self.corruption.validate()?;
         self.model.validate()?;
-        if self.model.arch == Arch::DnCnn && (self.model.convs_per_block != 2 || !self.model.skips)
+        let plain = RestoreConfig::new();
+        if self.model.arch == Arch::DnCnn
+            && (self.model.convs_per_block != plain.convs_per_block
+                || self.model.skips != plain.skips)
         {
             return Err(Error::arg(
                 "--convs and --no-skips shape encdec's U-Net; dncnn has neither (its --depth counts its layers)",
