@@ -55,11 +55,11 @@ fn missing_path_is_named() {
 #[test]
 fn checkpoint_of_another_family_is_refused() {
     use regen::checkpoint::{ModelCard, save};
-    use regen::models::RestoreConfig;
+    use regen::models::{Descriptor, RestoreConfig, VaeConfig};
     let d = TempDir::new("family");
     let config = RestoreConfig::new().with_width(4).with_depth(1);
     let net = config.init(&regen::device::device());
-    let card = ModelCard::new("vae", "generate", serde_json::to_value(&config).unwrap(), 1);
+    let card = ModelCard::new(Descriptor::vae(VaeConfig::new()), 1);
     let ck = d.join("vae.safetensors");
     save(&ck, &net, &card).unwrap();
     let photo = fixtures().join("photos/clean-256.png");

@@ -94,7 +94,8 @@ fn conditional_vae_trains_and_writes_its_run_folder() {
 #[test]
 fn generate_refuses_a_class_for_an_unconditional_model_and_a_restoration_checkpoint() {
     use regen::checkpoint::{ModelCard, save};
-    use regen::models::{RestoreConfig, VaeConfig};
+    use regen::corrupt::Task;
+    use regen::models::{Descriptor, RestoreConfig, VaeConfig};
     let d = TempDir::new("gen");
     let device = regen::device::device();
     let vc = VaeConfig::new().with_width(4);
@@ -102,7 +103,7 @@ fn generate_refuses_a_class_for_an_unconditional_model_and_a_restoration_checkpo
     save(
         &vae,
         &vc.init(&device),
-        &ModelCard::new("vae", "generate", serde_json::to_value(&vc).unwrap(), 0),
+        &ModelCard::new(Descriptor::vae(vc.clone()), 0),
     )
     .unwrap();
     let grid = d.join("g.png");
@@ -123,7 +124,15 @@ fn generate_refuses_a_class_for_an_unconditional_model_and_a_restoration_checkpo
     save(
         &restore,
         &rc.init(&device),
-        &ModelCard::new("restore", "denoise", serde_json::to_value(&rc).unwrap(), 0),
+        &ModelCard::new(
+            Descriptor::restore(
+                Task::Denoise,
+                rc.architecture(),
+                regen::planes::for_task(Task::Denoise, 1, false, false),
+            )
+            .unwrap(),
+            0,
+        ),
     )
     .unwrap();
     let o = run(&[

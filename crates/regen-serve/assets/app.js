@@ -174,21 +174,31 @@ function restoreModels() {
   restoreOptions();
 }
 
+// The chosen task as the server describes it (what its default model takes).
+function taskEntry() {
+  return state.models.tasks.find((t) => t.name === $("task").value) || {};
+}
+
+// The task menu, from the server's list of tasks.
+function taskMenu() {
+  const select = $("task");
+  for (const t of state.models.tasks) select.append(new Option(t.label, t.name));
+}
+
 function chosenModel() {
   return state.models.restore.find((m) => m.name === $("model").value);
 }
 
 function restoreOptions() {
-  const task = $("task").value;
   const m = chosenModel();
-  const takesSigma = m ? m.noise_level : task === "denoise";
+  const takesSigma = m ? m.noise_level : taskEntry().noise_level;
   $("sigma-row").hidden = !takesSigma;
   $("blur-row").hidden = !(m && m.non_blind);
-  $("mask-tools").hidden = task !== "inpaint";
+  $("mask-tools").hidden = !taskEntry().mask;
   const from = maskFrom();
   $("mask-file").hidden = from !== "file";
   $("brush-tools").hidden = from !== "paint";
-  maskCanvas.hidden = task !== "inpaint" || from !== "paint";
+  maskCanvas.hidden = !taskEntry().mask || from !== "paint";
 }
 
 function maskFrom() {
@@ -291,7 +301,7 @@ window.addEventListener("keyup", (e) => { if (e.code === "Space") spaceDown = fa
 viewport.addEventListener("contextmenu", (e) => e.preventDefault());
 
 function painting() {
-  return restore.file && $("task").value === "inpaint" && maskFrom() === "paint" && after.hidden;
+  return restore.file && taskEntry().mask && maskFrom() === "paint" && after.hidden;
 }
 
 viewport.addEventListener("pointerdown", (e) => {
@@ -361,7 +371,7 @@ $("run").onclick = async () => {
   form.append("model", $("model").value);
   if (!$("sigma-row").hidden && !$("sigma-auto").checked) form.append("sigma", $("sigma").value);
   if (!$("blur-row").hidden) form.append("blur_sigma", $("blur-sigma").value);
-  if (task === "inpaint") {
+  if (taskEntry().mask) {
     const from = maskFrom();
     if (from === "paint") {
       if (!brush.painted()) return notice("Paint over what to remove first.");
@@ -436,7 +446,7 @@ async function showResult(id) {
   link.href = restore.result;
   link.download = `${restore.name}-restored.png`;
   link.hidden = false;
-  $("progress-text").textContent = $("task").value === "inpaint"
+  $("progress-text").textContent = taskEntry().mask
     ? "Done. Drag the slider to compare; Clear starts a new mask."
     : "Done. Drag the slider to compare.";
 }
@@ -492,9 +502,9 @@ $("gen-run").onclick = async () => {
     img.hidden = false;
     const m = genModel();
     const n = Number($("gen-count").value);
-    $("between").hidden = m.family !== "vae";
+    $("between").hidden = !m.encoder;
     $("between-a").max = $("between-b").max = String(n - 1);
-    if (m.family === "vae") between();
+    if (m.encoder) between();
   } catch (err) {
     notice(err.message);
   } finally {
@@ -575,7 +585,7 @@ const runs = {
     for (const r of list) {
       const li = document.createElement("li");
       const b = document.createElement("button");
-      b.textContent = `${r.name} (${r.kind}${r.last_step != null ? `, step ${r.last_step}` : ""})`;
+      b.textContent = `${r.name} (${r.kind ?? "unknown"}${r.last_step != null ? `, step ${r.last_step}` : ""})`;
       b.dataset.run = r.name;
       b.classList.toggle("active", r.name === this.selected);
       b.onclick = () => this.select(r.name);
@@ -601,7 +611,7 @@ const runs = {
     }
     this.modified = run.modified;
     $("run-title").textContent = run.name;
-    $("run-summary").textContent = `${run.kind} run: ${run.records} records${run.last_step != null ? `, last step ${run.last_step}` : ""}; updated ${new Date(run.modified * 1000).toLocaleString()}`;
+    $("run-summary").textContent = `${run.kind ?? "unknown"} run: ${run.records} records${run.last_step != null ? `, last step ${run.last_step}` : ""}; updated ${new Date(run.modified * 1000).toLocaleString()}`;
     $("run-config-box").hidden = !run.config;
     $("run-config").textContent = run.config || "";
     drawCharts(run.metrics);
@@ -704,6 +714,7 @@ function plot(canvas, points, maybeLog) {
   } catch (err) {
     return notice(`cannot list models: ${err.message}`);
   }
+  taskMenu();
   restoreModels();
   generateModels();
   document.body.dataset.ready = "true";

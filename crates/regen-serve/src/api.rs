@@ -3,81 +3,25 @@
 //! refusal is a 4xx with one line of JSON, `{"error": "..."}`.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use regen::Error;
 use regen::corrupt::Task;
 use regen::data::Image;
+use regen::models::Family;
 use serde::Serialize;
 
 use crate::App;
 use crate::jobs::{Job, State as JobState, Work};
-
-/// A refusal or failure: its status and one line saying why.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    fn bad(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let one_line = self
-            .message
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let body = serde_json::json!({ "error": one_line }).to_string() + "\n";
-        (
-            self.status,
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            body,
-        )
-            .into_response()
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> ApiError {
-        let status = match &e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                StatusCode::NOT_FOUND
-            }
-            e if e.is_user_error() => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    ApiError::new(e.status(), format!("bad upload: {}", e.body_text()))
-}
+use crate::models::Want;
+use crate::request::{ApiError, Params, multipart_error};
 
 type Answer = Result<Response, ApiError>;
 
@@ -158,60 +102,16 @@ async fn models(State(app): State<App>) -> Response {
         app.models
             .entries
             .iter()
-            .filter(|e| (e.family == "restore") == restore)
+            .filter(|e| (e.family == Family::Restore) == restore)
             .collect()
     };
     json(&serde_json::json!({
         "restore": pick(true),
         "generate": pick(false),
-        "tasks": ["denoise", "inpaint", "deblur"],
+        "tasks": crate::models::tasks(),
         "max_upload": app.guard.max_upload,
         "max_pixels": regen::data::max_pixels(),
     }))
-}
-
-/// Request parameters by name: from the query string and multipart text fields.
-struct Params(HashMap<String, String>);
-
-impl Params {
-    fn from_query(
-        q: Result<Query<HashMap<String, String>>, QueryRejection>,
-    ) -> Result<Params, ApiError> {
-        q.map(|Query(m)| Params(m))
-            .map_err(|e| ApiError::bad(format!("bad query string: {}", e.body_text())))
-    }
-
-    /// Refuses names other than `known`, so that a misspelt one is not silently ignored.
-    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(k) => Err(ApiError::bad(format!(
-                "unknown parameter {k:?}; this endpoint takes {}",
-                known.join(", ")
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    fn text(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    fn get<T: FromStr>(&self, key: &str, what: &str) -> Result<Option<T>, ApiError> {
-        self.text(key)
-            .map(|v| {
-                v.trim()
-                    .parse()
-                    .map_err(|_| ApiError::bad(format!("{key} {v:?}: must be {what}")))
-            })
-            .transpose()
-    }
-
-    fn flag(&self, key: &str) -> bool {
-        matches!(self.text(key), Some("1" | "true" | "yes" | "on"))
-    }
 }
 
 const RESTORE_FIELDS: &[&str] = &["task", "model", "sigma", "mask_from", "blur_sigma", "wait"];
@@ -255,11 +155,15 @@ async fn restore(
     let image = image
         .filter(|b| !b.is_empty())
         .ok_or_else(|| ApiError::bad("no photo: send it as the multipart field \"image\""))?;
-    let task: Task = p.text("task").unwrap_or("denoise").parse()?;
+    let task: Task = p
+        .text("task")
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default();
     let model = match p.text("model").filter(|&m| m != "default") {
         None => None,
         Some(name) => {
-            let e = app.models.find(name, "restore").ok_or_else(|| {
+            let e = app.models.find(name, Want::Restore).ok_or_else(|| {
                 ApiError::bad(format!(
                     "model {name:?}: no such restoration model (GET /api/models lists them)"
                 ))
@@ -376,12 +280,12 @@ fn decode(
         (Task::Inpaint, Some(m), false) => {
             let m = read(m, "mask")?;
             Some(
-                regen::restore::mask_from_image(&m, img.height, img.width)
+                regen::data::mask_from_image(&m, img.height, img.width)
                     .map_err(|e| ApiError::bad(format!("mask: {e}")))?,
             )
         }
         (Task::Inpaint, None, true) => {
-            let m = regen::restore::mask_from_alpha(&img)
+            let m = regen::data::mask_from_alpha(&img)
                 .ok_or_else(|| ApiError::bad("mask_from=alpha: the photo has no alpha channel"))?;
             if !m.iter().any(|&v| v > 0.5) {
                 return Err(ApiError::bad(
@@ -484,7 +388,7 @@ fn generative(app: &App, p: &Params) -> Result<(String, usize), ApiError> {
     })?;
     let e = app
         .models
-        .find(name, "generate")
+        .find(name, Want::Generate)
         .ok_or_else(|| ApiError::bad(format!("model {name:?}: no such VAE or GAN")))?;
     Ok((e.spec.clone(), e.classes))
 }

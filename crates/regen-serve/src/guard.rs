@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::App;
-use crate::api::ApiError;
+use crate::request::ApiError;
 
 /// The checks for one bound address.
 pub struct Guard {

@@ -13,7 +13,7 @@ use regen::corrupt::Task;
 use regen::corrupt::blur::Kernel;
 use regen::data::{Image, SaveOptions, grid};
 use regen::generate::{Generator, mix};
-use regen::restore::{Restorer, Watch};
+use regen::restore::{Condition, Restorer, Watch};
 use regen::{Error, Result};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -289,11 +289,11 @@ impl Models {
         &mut self,
         model: Option<&str>,
         task: Task,
-        kernel: Option<Kernel>,
+        known_blur: bool,
     ) -> Result<Arc<Restorer>> {
-        let key = format!("{model:?} {task} {kernel:?}");
+        let key = format!("{model:?} {task} {known_blur}");
         cached(&mut self.restorers, key, || {
-            Restorer::for_task(model, task, kernel)
+            Restorer::for_task(model, task, known_blur)
         })
     }
 
@@ -332,14 +332,19 @@ fn run(models: &mut Models, work: Work, job: &Job) -> Result<Option<Vec<u8>>> {
             sigma,
             kernel,
         } => {
-            let r = models.restorer(model.as_deref(), task, kernel)?;
+            let r = models.restorer(model.as_deref(), task, kernel.is_some())?;
             if sigma.is_some() && !r.takes_sigma() {
                 return Err(Error::arg(format!(
                     "sigma: model {} has no noise level input; leave sigma out",
                     model.as_deref().unwrap_or("default")
                 )));
             }
-            let out = r.restore_watched(&image, mask.as_deref(), sigma, job);
+            let cond = Condition {
+                mask: mask.as_deref(),
+                kernel: kernel.as_ref(),
+                sigma,
+            };
+            let out = r.restore_watched(&image, &cond, job);
             out.map(|img| img.encode_png(&save)).transpose()
         }
         Work::Sample {

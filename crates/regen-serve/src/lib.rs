@@ -20,6 +20,7 @@ mod assets;
 mod guard;
 mod jobs;
 mod models;
+mod request;
 
 pub use models::{Catalogue, Entry};
 

@@ -4,20 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use regen::checkpoint::{self, ModelCard};
-use regen::models::RestoreConfig;
+use regen::corrupt::Task;
+use regen::models::Family;
 use regen::{Error, Result};
 use serde::Serialize;
-use serde_json::Value;
 
-/// One model on offer.
+/// One model on offer; everything but its name and source comes from its descriptor.
 #[derive(Clone, Debug, Serialize)]
 pub struct Entry {
     /// What a request names it by: a shipped model's name, or a checkpoint's file name.
     pub name: String,
     /// `restore`, `vae` or `gan`.
-    pub family: String,
+    pub family: Family,
     /// For restoration: `denoise`, `inpaint` or `deblur`.
-    pub task: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
     /// Image channels it works on (1 gray, 3 colour); a gray restorer takes colour photos
     /// channel by channel.
     pub channels: usize,
@@ -25,6 +26,12 @@ pub struct Entry {
     pub noise_level: bool,
     /// A deblurrer that must be told the blur.
     pub non_blind: bool,
+    /// A restorer that takes a mask (an inpainter).
+    pub mask: bool,
+    /// Output side over input side.
+    pub scale: usize,
+    /// A generative model with an encoder (a VAE: it can go between two images).
+    pub encoder: bool,
     /// Classes of a conditional generative model (0: unconditional).
     pub classes: usize,
     /// Side of a generative model's square images.
@@ -34,6 +41,15 @@ pub struct Entry {
     /// What `regen` loads it from: the shipped name, or the checkpoint's path.
     #[serde(skip)]
     pub spec: String,
+}
+
+/// What a request wants a model for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Restoring a photo: a restorer.
+    Restore,
+    /// Sampling: a VAE or a GAN.
+    Generate,
 }
 
 /// Every model on offer.
@@ -63,13 +79,11 @@ impl Catalogue {
             for path in files {
                 let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
                 let card = checkpoint::read_card(&path, &bytes)?;
-                if !["restore", "vae", "gan"].contains(&card.family.as_str()) {
+                let family = card.family();
+                if family != Family::Restore && !family.generates() {
                     return Err(Error::checkpoint(
                         &path,
-                        format!(
-                            "a {} model; --models offers restore, vae and gan models",
-                            card.family
-                        ),
+                        format!("a {family} model; --models offers restore, vae and gan models"),
                     ));
                 }
                 let name = path
@@ -83,33 +97,66 @@ impl Catalogue {
         Ok(Catalogue { entries })
     }
 
-    /// The model called `name` of `family` (`restore` for restorers; `generate` for VAEs
-    /// and GANs).
-    pub fn find(&self, name: &str, family: &str) -> Option<&Entry> {
+    /// The model called `name` that does what `want` says.
+    pub fn find(&self, name: &str, want: Want) -> Option<&Entry> {
         self.entries.iter().find(|e| {
-            e.name == name && (e.family == family || family == "generate" && e.family != "restore")
+            e.name == name
+                && match want {
+                    Want::Restore => e.family == Family::Restore,
+                    Want::Generate => e.family.generates(),
+                }
         })
     }
 }
 
+/// What the restore page offers for one task: its name, a label, and what its default
+/// model (the first shipped one) takes.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskEntry {
+    /// The task.
+    pub name: Task,
+    /// The menu's words for it.
+    pub label: &'static str,
+    /// Whether its default model takes a noise level.
+    pub noise_level: bool,
+    /// Whether its default model takes a mask.
+    pub mask: bool,
+}
+
+/// The restoration tasks, each described by its shipped default.
+pub fn tasks() -> Vec<TaskEntry> {
+    Task::ALL
+        .iter()
+        .map(|&task| {
+            let d = regen::shipped::default_for(task).map(|m| m.card().descriptor);
+            TaskEntry {
+                name: task,
+                label: match task {
+                    Task::Denoise => "Denoise",
+                    Task::Inpaint => "Inpaint (paint what to remove)",
+                    Task::Deblur => "Deblur",
+                },
+                noise_level: d.as_ref().is_some_and(|d| d.takes_sigma()),
+                mask: d.as_ref().is_some_and(|d| d.takes_mask()),
+            }
+        })
+        .collect()
+}
+
 fn entry(name: String, spec: String, card: &ModelCard, source: &'static str) -> Entry {
-    let get = |k: &str| card.config.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
-    let restore: Option<RestoreConfig> = (card.family == "restore")
-        .then(|| serde_json::from_value(card.config.clone()).ok())
-        .flatten();
+    let d = &card.descriptor;
     Entry {
         name,
-        family: card.family.clone(),
-        task: card.task.clone(),
-        channels: restore
-            .as_ref()
-            .map_or_else(|| get("channels").max(1), RestoreConfig::image_channels),
-        noise_level: restore.as_ref().is_some_and(RestoreConfig::has_noise_map),
-        non_blind: restore
-            .as_ref()
-            .is_some_and(|c| card.task == "deblur" && c.in_channels > c.image_channels()),
-        classes: get("classes"),
-        size: get("size"),
+        family: d.family,
+        task: d.task,
+        channels: d.image_channels(),
+        noise_level: d.takes_sigma(),
+        non_blind: d.takes_kernel(),
+        mask: d.takes_mask(),
+        scale: d.scale,
+        encoder: d.has_encoder(),
+        classes: d.classes(),
+        size: d.size(),
         source,
         spec,
     }

@@ -8,7 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use crate::checkpoint::{self, ModelCard};
 use crate::data::{Dataset, Image, images_to_tensor, one_hot, tensor_to_images};
 use crate::error::{Error, Result};
-use crate::models::{GanConfig, GanGenerator, Vae, VaeConfig};
+use crate::models::{Family, GanConfig, GanGenerator, Network, Vae, VaeConfig};
 use crate::rng::Rng;
 
 /// A loaded generative model (VAE or GAN) ready to sample.
@@ -34,29 +34,32 @@ impl Generator {
     /// Builds from checkpoint bytes; `path` names the source in errors.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Generator> {
         let card = checkpoint::read_card(path, &bytes)?;
-        let bad = |e: serde_json::Error| Error::checkpoint(path, format!("bad model config: {e}"));
         let device = crate::device::device();
-        let kind = if card.family == "gan" {
-            checkpoint::check_card(path, &card, "gan")?;
-            let config: GanConfig = serde_json::from_value(card.config.clone()).map_err(bad)?;
-            config.validate()?;
-            let mut g = config.init_generator(&device);
-            checkpoint::load_weights(path, bytes, &mut g)?;
-            Kind::Gan(Box::new(g), config)
-        } else {
-            // A wrong family is reported as "a vae (or gan) model is needed".
-            checkpoint::check_card(path, &card, "vae").map_err(|e| match e {
-                Error::Checkpoint { path, reason } => Error::Checkpoint {
-                    path,
-                    reason: reason.replace("a vae model is needed", "a vae or gan model is needed"),
-                },
-                e => e,
-            })?;
-            let config: VaeConfig = serde_json::from_value(card.config.clone()).map_err(bad)?;
-            config.validate()?;
-            let mut vae = config.init(&device);
-            checkpoint::load_weights(path, bytes, &mut vae)?;
-            Kind::Vae(Box::new(vae), config)
+        let kind = match &card.descriptor.network {
+            Network::Gan(config) => {
+                checkpoint::check_card(path, &card, Family::Gan)?;
+                let mut g = config.init_generator(&device);
+                checkpoint::load_weights(path, bytes, &mut g)?;
+                Kind::Gan(Box::new(g), config.clone())
+            }
+            Network::Vae(config) => {
+                checkpoint::check_card(path, &card, Family::Vae)?;
+                let mut vae = config.init(&device);
+                checkpoint::load_weights(path, bytes, &mut vae)?;
+                Kind::Vae(Box::new(vae), config.clone())
+            }
+            // A wrong family is reported as "a vae or gan model is needed".
+            _ => {
+                let e = checkpoint::check_card(path, &card, Family::Vae).expect_err("not a VAE");
+                return Err(match e {
+                    Error::Checkpoint { path, reason } => Error::Checkpoint {
+                        path,
+                        reason: reason
+                            .replace("a vae model is needed", "a vae or gan model is needed"),
+                    },
+                    e => e,
+                });
+            }
         };
         Ok(Generator { kind, card })
     }
@@ -296,6 +299,7 @@ pub fn mix(a: &[f32], b: &[f32], t: f64, spherical: bool) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Descriptor;
 
     /// A small conditional GAN with its initial weights.
     fn cgan() -> Generator {
@@ -304,7 +308,7 @@ mod tests {
             .with_g_width(8)
             .with_classes(4);
         let g = config.init_generator(&crate::device::device());
-        let card = ModelCard::new("gan", "", serde_json::to_value(&config).unwrap(), 0);
+        let card = ModelCard::new(Descriptor::gan(config.clone()), 0);
         Generator {
             kind: Kind::Gan(Box::new(g), config),
             card,

@@ -6,7 +6,9 @@
 //!
 //! 1. [`Error`], [`fsutil`], [`rng`], [`pad`]: foundations;
 //! 2. [`engine`] (the convolution kernels) and [`device`]; [`data`] and [`metrics`];
-//! 3. [`corrupt`], then [`classical`]; [`models`]; [`checkpoint`] and [`shipped`];
+//! 3. [`corrupt`], then [`classical`], then [`planes`] (a task's input planes); [`models`]
+//!    (one file per architecture, and the [`models::Descriptor`] of what a model is);
+//!    [`checkpoint`] and [`shipped`];
 //! 4. inference: [`restore`], [`generate`], [`batch`]; [`plot`]; [`runs`] (reading run folders);
 //! 5. [`train`] (which validates through [`restore`]), then [`eval`].
 
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod models;
 pub mod pad;
 mod panics;
+pub mod planes;
 pub mod plot;
 pub mod restore;
 pub mod rng;

@@ -8,16 +8,18 @@ use std::time::UNIX_EPOCH;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::checkpoint::read_card;
 use crate::error::{Error, Result};
+use crate::models::Family;
 
 /// One run folder at a glance.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunInfo {
     /// The folder's name under the runs folder.
     pub name: String,
-    /// What trains in it, told from its metrics: `restore`, `vae`, `gan`, or `unknown`
-    /// before the first record.
-    pub kind: String,
+    /// The family that trains in it: read from its newest model file's card, or (before
+    /// the first checkpoint) told from its metrics; `None` before the first record.
+    pub kind: Option<Family>,
     /// The step of the newest metrics record.
     pub last_step: Option<u64>,
     /// Metrics records so far.
@@ -130,16 +132,7 @@ fn read_metrics(dir: &Path) -> Vec<Value> {
 }
 
 fn info(dir: &Path, name: String, metrics: &[Value]) -> RunInfo {
-    let has = |key: &str| metrics.iter().any(|r| r.get(key).is_some());
-    let kind = if has("d_loss") {
-        "gan"
-    } else if has("val_nelbo") || has("kl") {
-        "vae"
-    } else if has("val_psnr") || has("loss") {
-        "restore"
-    } else {
-        "unknown"
-    };
+    let kind = card_family(dir).or_else(|| metrics_family(metrics));
     let modified = [dir.join("metrics.jsonl"), dir.to_path_buf()]
         .iter()
         .find_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
@@ -147,13 +140,47 @@ fn info(dir: &Path, name: String, metrics: &[Value]) -> RunInfo {
         .map_or(0.0, |d| d.as_secs_f64());
     RunInfo {
         name,
-        kind: kind.into(),
+        kind,
         last_step: metrics
             .iter()
             .rev()
             .find_map(|r| r.get("step").and_then(Value::as_u64)),
         records: metrics.len(),
         modified,
+    }
+}
+
+/// The family of the run's model: the card of `model.safetensors`, `best.safetensors` or
+/// the newest checkpoint's model, whichever is found first.
+fn card_family(dir: &Path) -> Option<Family> {
+    let newest = std::fs::read_dir(dir.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .max()
+        .map(|p| p.join("model.safetensors"));
+    [dir.join("model.safetensors"), dir.join("best.safetensors")]
+        .into_iter()
+        .chain(newest)
+        .find_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            read_card(&p, &bytes).ok().map(|c| c.family())
+        })
+}
+
+/// The family whose trainer writes `metrics`' keys, for a run with no model file yet.
+fn metrics_family(metrics: &[Value]) -> Option<Family> {
+    let has = |key: &str| metrics.iter().any(|r| r.get(key).is_some());
+    if has("d_loss") {
+        Some(Family::Gan)
+    } else if has("val_nelbo") || has("kl") {
+        Some(Family::Vae)
+    } else if has("val_psnr") || has("loss") {
+        Some(Family::Restore)
+    } else {
+        None
     }
 }
 
@@ -222,7 +249,7 @@ mod tests {
         let runs = list(&root).unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].name, "gan-a");
-        assert_eq!(runs[0].kind, "gan");
+        assert_eq!(runs[0].kind, Some(Family::Gan));
         assert_eq!(runs[0].last_step, Some(20));
         let run = read(&root, "gan-a").unwrap();
         assert_eq!(run.config.as_deref(), Some("epochs = 2\n"));

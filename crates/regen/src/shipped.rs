@@ -1,82 +1,70 @@
 //! Pretrained models embedded in the binary, so `regen restore` works with no download.
 //! Each file's training command, time and machine are in `models/README.md`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::checkpoint::ModelCard;
+use crate::corrupt::Task;
 use crate::error::{Error, Result};
+use crate::models::Family;
 
-/// A model compiled into regen.
+/// A model compiled into regen. What it is (family, task, planes) is its card's
+/// descriptor; the first restorer of a task in [`SHIPPED`] is that task's default.
 pub struct Shipped {
     /// Name for `--model`.
     pub name: &'static str,
-    /// Family (`restore`, ...).
-    pub family: &'static str,
-    /// Task within the family; the first model of a task is its default.
-    pub task: &'static str,
     /// The `.safetensors` bytes.
     pub bytes: &'static [u8],
+}
+
+impl Shipped {
+    /// The model's card.
+    pub fn card(&self) -> ModelCard {
+        crate::checkpoint::read_card(Path::new(self.name), self.bytes)
+            .expect("a shipped model's card reads (tested)")
+    }
 }
 
 /// Every shipped model.
 pub const SHIPPED: &[Shipped] = &[
     Shipped {
         name: "denoise",
-        family: "restore",
-        task: "denoise",
         bytes: include_bytes!("../../../models/denoise.safetensors"),
     },
     Shipped {
         name: "denoise-color",
-        family: "restore",
-        task: "denoise",
         bytes: include_bytes!("../../../models/denoise-color.safetensors"),
     },
     Shipped {
         name: "inpaint-color",
-        family: "restore",
-        task: "inpaint",
         bytes: include_bytes!("../../../models/inpaint-color.safetensors"),
     },
     Shipped {
         name: "inpaint",
-        family: "restore",
-        task: "inpaint",
         bytes: include_bytes!("../../../models/inpaint.safetensors"),
     },
     Shipped {
         name: "deblur",
-        family: "restore",
-        task: "deblur",
         bytes: include_bytes!("../../../models/deblur.safetensors"),
     },
     Shipped {
         name: "deblur-nonblind",
-        family: "restore",
-        task: "deblur",
         bytes: include_bytes!("../../../models/deblur-nonblind.safetensors"),
     },
     Shipped {
         name: "vae-fashion",
-        family: "vae",
-        task: "generate",
         bytes: include_bytes!("../../../models/vae-fashion.safetensors"),
     },
     Shipped {
         name: "cvae-mnist",
-        family: "vae",
-        task: "generate",
         bytes: include_bytes!("../../../models/cvae-mnist.safetensors"),
     },
     Shipped {
         name: "gan-fashion",
-        family: "gan",
-        task: "generate",
         bytes: include_bytes!("../../../models/gan-fashion.safetensors"),
     },
     Shipped {
         name: "cgan-mnist",
-        family: "gan",
-        task: "generate",
         bytes: include_bytes!("../../../models/cgan-mnist.safetensors"),
     },
 ];
@@ -86,11 +74,12 @@ pub fn find(name: &str) -> Option<&'static Shipped> {
     SHIPPED.iter().find(|m| m.name == name)
 }
 
-/// The default model for a family and task.
-pub fn default_for(family: &str, task: &str) -> Option<&'static Shipped> {
-    SHIPPED
-        .iter()
-        .find(|m| m.family == family && m.task == task)
+/// The default restorer for `task`.
+pub fn default_for(task: Task) -> Option<&'static Shipped> {
+    SHIPPED.iter().find(|m| {
+        let d = m.card().descriptor;
+        d.family == Family::Restore && d.task == Some(task)
+    })
 }
 
 /// Names of all shipped models.
@@ -113,4 +102,24 @@ pub fn resolve(spec: &str) -> Result<(PathBuf, Vec<u8>)> {
     }
     let bytes = crate::checkpoint::read_file(&path)?;
     Ok((path, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped card reads and describes itself consistently; each task has a default.
+    #[test]
+    fn shipped_cards_read_and_each_task_has_a_default() {
+        for m in SHIPPED {
+            let d = m.card().descriptor;
+            assert_eq!(d.check(), Ok(()), "{}", m.name);
+        }
+        assert_eq!(default_for(Task::Denoise).map(|m| m.name), Some("denoise"));
+        assert_eq!(
+            default_for(Task::Inpaint).map(|m| m.name),
+            Some("inpaint-color")
+        );
+        assert_eq!(default_for(Task::Deblur).map(|m| m.name), Some("deblur"));
+    }
 }

@@ -66,7 +66,7 @@ fn each_odd_image_restores_or_is_refused_in_one_line() {
         for tenth in 0..=10 {
             match Image::decode(&bytes[..bytes.len() * tenth / 10]) {
                 Ok(img) => {
-                    let out = model.restore(&img);
+                    let out = model.restore(&img, &Default::default());
                     assert_eq!(
                         (out.channels, out.width, out.height),
                         (img.channels, img.width, img.height)

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use regen::restore::{Restorer, load_mask};
+use regen::data::load_mask;
+use regen::restore::{Condition, Restorer};
 use regen::{Error, batch};
 
 use crate::args::RestoreArgs;
@@ -13,29 +14,33 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
     }
     let kernel = regen::corrupt::blur::known_kernel(a.blur, a.blur_sigma, a.length, a.angle)?;
-    let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel)?;
+    let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel.is_some())?;
     regen::restore::check_mask(a.task, a.mask.as_deref())?;
     model.tile = a.tile;
     model.ensemble = a.ensemble;
-    if let Some(sigma) = a.sigma {
-        regen::corrupt::Sigma::Fixed(sigma).validate()?;
-        if !model.takes_sigma() {
-            return Err(Error::arg(format!(
-                "--sigma: model {} has no noise level input; leave --sigma out",
-                a.model.as_deref().unwrap_or("default")
-            ))
-            .into());
-        }
-        model.sigma = Some(sigma);
+    if let Some(m) = a.margin {
+        model.margin = m;
     }
+    if let Some(sigma) = a.sigma {
+        model.check_sigma(sigma, a.model.as_deref())?;
+    }
+    let cond = Condition {
+        kernel: kernel.as_ref(),
+        sigma: a.sigma,
+        ..Default::default()
+    };
     let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
     let n = jobs.len();
     super::run_batch(&a.io, &jobs, bad, |i, img| match &a.mask {
         Some(m) => {
             let path = batch::side_path(m, &jobs[i], &a.io.output, n);
             let mask = load_mask(&path, img.height, img.width)?;
-            Ok(model.restore_masked(img, Some(&mask)))
+            let cond = Condition {
+                mask: Some(&mask),
+                ..cond
+            };
+            Ok(model.restore(img, &cond))
         }
-        None => Ok(model.restore(img)),
+        None => Ok(model.restore(img, &cond)),
     })
 }

@@ -35,24 +35,8 @@ pub enum Task {
 crate::choice::named!(Task, "task", "denoise, inpaint or deblur");
 
 impl Task {
-    /// Input planes of a network for this task on `channels`-channel images: the damaged
-    /// image, plus the mask for inpainting, plus the Wiener estimate with the known kernel
-    /// for a non-blind deblurrer (`non_blind` is ignored for the other tasks), plus one noise
-    /// level plane with `noise_map`.
-    pub fn input_planes(self, non_blind: bool, channels: usize, noise_map: bool) -> usize {
-        let task = match self {
-            Task::Denoise => channels,
-            Task::Inpaint => channels + 1,
-            Task::Deblur => channels * (1 + usize::from(non_blind)),
-        };
-        task + usize::from(noise_map)
-    }
-}
-
-impl PartialEq<&str> for Task {
-    fn eq(&self, other: &&str) -> bool {
-        other.parse::<Task>().is_ok_and(|t| t == *self)
-    }
+    /// Every task, in the order menus list them.
+    pub const ALL: [Task; 3] = [Task::Denoise, Task::Inpaint, Task::Deblur];
 }
 
 /// The kinds of noise `regen corrupt` adds.

@@ -5,6 +5,7 @@ mod density;
 mod folder;
 mod idx;
 mod image;
+mod mask;
 mod patches;
 mod tensor;
 
@@ -18,5 +19,6 @@ pub use idx::Idx;
 pub use image::{
     DEFAULT_MAX_PIXELS, Image, Metadata, SaveOptions, max_pixels, set_max_pixels, to_u8,
 };
+pub use mask::{load_mask, mask_from_alpha, mask_from_image};
 pub use patches::{PatchSampler, dihedral, split};
 pub use tensor::{images_to_tensor, one_hot, tensor_to_images};

@@ -15,7 +15,7 @@ use crate::checkpoint::{self, ModelCard};
 use crate::data::{Dataset, Image, images_to_tensor, one_hot, split};
 use crate::error::{Error, Result};
 use crate::metrics::{frechet_distance, kid, precision_recall};
-use crate::models::{Classifier, ClassifierConfig};
+use crate::models::{Classifier, ClassifierConfig, Descriptor, Network};
 use crate::rng::Rng;
 use crate::train::run::{OptimizerKind, optimizer};
 
@@ -145,10 +145,8 @@ pub fn classifier_for(data_path: &Path, data: &Dataset, seed: u64) -> Result<(Cl
     let path = cache_path(data_path, seed)?;
     if let Ok(bytes) = std::fs::read(&path)
         && let Ok(card) = checkpoint::read_card(&path, &bytes)
-        && card.family == "classifier"
+        && let Network::Classifier(cfg) = &card.descriptor.network
     {
-        let cfg: ClassifierConfig = serde_json::from_value(card.config.clone())
-            .map_err(|e| Error::checkpoint(&path, e.to_string()))?;
         let mut net = cfg.init(&crate::device::device());
         checkpoint::load_weights(&path, bytes, &mut net)?;
         let acc = card.notes["test_accuracy"].as_f64().unwrap_or(f64::NAN);
@@ -160,12 +158,7 @@ pub fn classifier_for(data_path: &Path, data: &Dataset, seed: u64) -> Result<(Cl
         .with_channels(first.channels)
         .with_size(first.height)
         .with_classes(data.classes);
-    let mut card = ModelCard::new(
-        "classifier",
-        "features",
-        serde_json::to_value(&cfg).expect("serialises"),
-        0,
-    );
+    let mut card = ModelCard::new(Descriptor::classifier(cfg), 0);
     card.notes = serde_json::json!({"test_accuracy": acc, "seed": seed, "data": data_path});
     checkpoint::save(&path, &net, &card)?;
     Ok((net, acc))

@@ -17,7 +17,7 @@ use crate::data::{Image, load_folder};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim_image};
 use crate::pad::{crop, mirror_pad};
-use crate::restore::{NON_BLIND_DEBLURRER, Restorer};
+use crate::restore::{Condition, NON_BLIND_DEBLURRER, Restorer};
 
 /// One method's scores.
 #[derive(Clone, Debug, Serialize)]
@@ -287,7 +287,7 @@ pub fn eval_restore(
 
     for (i, model) in models.iter().enumerate() {
         // A model with a noise level input runs twice: as a user runs it (the level
-        // estimated from each image, or `model.sigma`) and told each image's true level.
+        // estimated from each image) and told each image's true level.
         let told = clean.iter().any(|c| model.takes_sigma_for(c))
             && corrupted.iter().all(|c| c.sigma.is_some());
         for tell in [false, true].into_iter().filter(|&t| !t || told) {
@@ -301,8 +301,12 @@ pub fn eval_restore(
                     } else {
                         None
                     };
-                    let sigma = if tell { c.sigma } else { model.sigma };
-                    model.restore_told(n, m.as_deref(), kernel, sigma)
+                    let cond = Condition {
+                        mask: m.as_deref(),
+                        kernel,
+                        sigma: if tell { c.sigma } else { None },
+                    };
+                    model.restore(n, &cond)
                 })
                 .collect();
             let secs = t.elapsed().as_secs_f64();
@@ -312,7 +316,7 @@ pub fn eval_restore(
                 (false, true) => "regen told sigma",
                 (false, false) => "regen model",
             };
-            let mut param = model.card.task.clone();
+            let mut param = model.task().to_string();
             if model.ensemble {
                 param.push_str(" x8");
             }

@@ -11,7 +11,7 @@ use crate::engine::Act;
 use crate::engine::nn::{Conv2d, Conv2dConfig};
 
 /// Shape of the classifier.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ClassifierConfig {
     /// Image channels.
     #[config(default = 1)]

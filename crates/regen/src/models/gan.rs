@@ -22,7 +22,7 @@ use crate::engine::nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dCo
 use crate::engine::{Act, conv_transpose2d};
 
 /// Shape of a GAN (generator and discriminator).
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct GanConfig {
     /// Image channels (1 gray, 3 RGB).
     #[config(default = 1)]

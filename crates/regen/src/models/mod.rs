@@ -1,11 +1,22 @@
-//! Networks, one file per family; each a `Module` with a `Config` whose `init` builds it.
+//! Networks, one file per architecture; each a `Module` with a `Config` whose `init` builds
+//! it. Restoration architectures implement [`Architecture`] and are listed once in
+//! `arch.rs`'s registry; [`Descriptor`] says what a model is (family, architecture, input
+//! planes, scale, value range, receptive field) and is what checkpoints store.
 
+mod arch;
 pub mod classifier;
+pub mod descriptor;
+pub mod dncnn;
+pub mod encdec;
 pub mod gan;
 pub mod restore;
 pub mod vae;
 
+pub use arch::{Architecture, RestoreArch, RestoreNet};
 pub use classifier::{Classifier, ClassifierConfig};
+pub use descriptor::{Descriptor, Family, Network, ValueRange};
+pub use dncnn::{DnCnn, DnCnnConfig};
+pub use encdec::{EncDec, EncDecConfig};
 pub use gan::{GanConfig, GanDiscriminator, GanGenerator};
-pub use restore::{Arch, RestoreConfig, RestoreNet};
+pub use restore::{Arch, RestoreConfig};
 pub use vae::{Likelihood, Vae, VaeConfig, VaeOutput, vae_loss};

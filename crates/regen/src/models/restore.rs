@@ -1,22 +1,17 @@
-//! Restoration networks: both fully convolutional, chosen by [`RestoreConfig::arch`].
-//!
-//! - `encdec`: the seed's convolutional encoder-decoder. Strided 3x3 convolutions halve the
-//!   resolution `levels` times, a bottleneck works at the coarsest scale, and 2x2 transposed
-//!   convolutions bring it back. With `skips` each decoder level also sees the encoder
-//!   features of its scale (U-Net), which keeps fine detail and short gradient paths.
-//! - `dncnn`: a plain stack of 3x3 convolutions (DnCNN, Zhang et al. 2017, without batch
-//!   norm) at full resolution.
-//!
-//! Both learn the residual: they predict the damage and subtract it from the input, which
-//! is what makes deep denoisers train quickly.
+//! The network options of `regen train restore` ([`RestoreConfig`]): one flat set of
+//! numbers, as the command line and a run's `config.toml` give them, which
+//! [`RestoreConfig::architecture`] turns into the typed architecture a checkpoint's
+//! descriptor records (`depth` is the U-Net's halvings, or DnCNN's layers). Checkpoints
+//! written before descriptors stored this struct as their config; [`RestoreConfig::from_arch`]
+//! goes the other way for `--init`, which compares networks option by option.
 
 use burn::config::Config;
-use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Act;
-use crate::engine::nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use super::arch::RestoreArch;
+use super::dncnn::DnCnnConfig;
+use super::encdec::EncDecConfig;
 
 /// Which network family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +25,7 @@ pub enum Arch {
 
 crate::choice::named!(Arch, "arch", "encdec or dncnn");
 
-/// Shape of a restoration network.
+/// Shape of a restoration network, as training options.
 #[derive(Config, Debug)]
 pub struct RestoreConfig {
     /// Network family.
@@ -60,142 +55,54 @@ pub struct RestoreConfig {
     pub noise_map: Option<bool>,
 }
 
-fn conv3(cin: usize, cout: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [3, 3])
-        .with_padding([1, 1])
-        .init(device)
-}
-
-/// A run of 3x3 convolutions, each followed by ReLU.
-#[derive(Module, Debug)]
-pub struct Block {
-    convs: Vec<Conv2d>,
-}
-
-impl Block {
-    fn new(cin: usize, cout: usize, n: usize, device: &Device) -> Self {
-        let convs = (0..n)
-            .map(|i| conv3(if i == 0 { cin } else { cout }, cout, device))
-            .collect();
-        Block { convs }
-    }
-
-    /// `[b, cin, h, w]` -> `[b, cout, h, w]`.
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
-        for c in &self.convs {
-            x = c.forward_act(x, Act::Relu);
-        }
-        x
-    }
-}
-
-/// Encoder-decoder (U-Net when `skips`).
-#[derive(Module, Debug)]
-pub struct EncDec {
-    head: Block,
-    down: Vec<Conv2d>,
-    enc: Vec<Block>,
-    up: Vec<ConvTranspose2d>,
-    dec: Vec<Block>,
-    tail: Conv2d,
-    skips: bool,
-}
-
-impl EncDec {
-    fn new(c: &RestoreConfig, device: &Device) -> Self {
-        let ch = |i: usize| c.width << i;
-        let n = c.convs_per_block;
-        let down = (0..c.depth)
-            .map(|i| {
-                Conv2dConfig::new([ch(i), ch(i + 1)], [3, 3])
-                    .with_stride([2, 2])
-                    .with_padding([1, 1])
-                    .init(device)
-            })
-            .collect();
-        let enc = (0..c.depth)
-            .map(|i| Block::new(ch(i + 1), ch(i + 1), n, device))
-            .collect();
-        let up = (0..c.depth)
-            .map(|i| {
-                ConvTranspose2dConfig::new([ch(i + 1), ch(i)], [2, 2])
-                    .with_stride([2, 2])
-                    .init(device)
-            })
-            .collect();
-        let k = if c.skips { 2 } else { 1 };
-        let dec = (0..c.depth)
-            .map(|i| Block::new(k * ch(i), ch(i), n, device))
-            .collect();
-        EncDec {
-            head: Block::new(c.in_channels, ch(0), n, device),
-            down,
-            enc,
-            up,
-            dec,
-            tail: conv3(ch(0), c.out_channels, device),
-            skips: c.skips,
-        }
-    }
-
-    /// `[b, in, h, w]` -> predicted damage `[b, out, h, w]`; h and w multiples of 2^depth.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.head.forward(x); // [b, w, h, w]
-        let mut feats = Vec::with_capacity(self.down.len());
-        for (down, enc) in self.down.iter().zip(&self.enc) {
-            feats.push(x.clone());
-            x = enc.forward(down.forward_act(x, Act::Relu)); // [b, 2^(i+1) w, h / 2^(i+1), ..]
-        }
-        for i in (0..self.up.len()).rev() {
-            x = self.up[i].forward_act(x, Act::Relu); // [b, 2^i w, h / 2^i, ..]
-            let skip = feats.pop().expect("one feature map per level");
-            if self.skips {
-                x = Tensor::cat(vec![x, skip], 1); // [b, 2^(i+1) w, ..]
-            }
-            x = self.dec[i].forward(x);
-        }
-        self.tail.forward(x)
-    }
-}
-
-/// DnCNN without batch norm.
-#[derive(Module, Debug)]
-pub struct DnCnn {
-    body: Block,
-    tail: Conv2d,
-}
-
-impl DnCnn {
-    fn new(c: &RestoreConfig, device: &Device) -> Self {
-        let layers = c.depth.max(2);
-        DnCnn {
-            body: Block::new(c.in_channels, c.width, layers - 1, device),
-            tail: conv3(c.width, c.out_channels, device),
-        }
-    }
-
-    /// `[b, in, h, w]` -> predicted damage `[b, out, h, w]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.tail.forward(self.body.forward(x))
-    }
-}
-
-/// A restoration network of either family.
-#[derive(Module, Debug)]
-pub enum RestoreNet {
-    /// Encoder-decoder / U-Net.
-    EncDec(EncDec),
-    /// DnCNN.
-    DnCnn(DnCnn),
-}
-
 impl RestoreConfig {
-    /// Builds the network with fresh weights on `device`.
-    pub fn init(&self, device: &Device) -> RestoreNet {
+    /// The typed architecture these options describe.
+    pub fn architecture(&self) -> RestoreArch {
         match self.arch {
-            Arch::EncDec => RestoreNet::EncDec(EncDec::new(self, device)),
-            Arch::DnCnn => RestoreNet::DnCnn(DnCnn::new(self, device)),
+            Arch::EncDec => RestoreArch::EncDec(
+                EncDecConfig::new(self.in_channels, self.out_channels)
+                    .with_width(self.width)
+                    .with_depth(self.depth)
+                    .with_convs_per_block(self.convs_per_block)
+                    .with_skips(self.skips),
+            ),
+            Arch::DnCnn => RestoreArch::DnCnn(
+                DnCnnConfig::new(self.in_channels, self.out_channels)
+                    .with_width(self.width)
+                    .with_layers(self.depth),
+            ),
         }
+    }
+
+    /// The options that make `arch` (the fields one architecture lacks at their defaults),
+    /// with a noise level map as told.
+    pub fn from_arch(arch: &RestoreArch, noise_map: bool) -> RestoreConfig {
+        let c = RestoreConfig::new().with_noise_map(noise_map.then_some(true));
+        match arch {
+            RestoreArch::EncDec(e) => RestoreConfig {
+                arch: Arch::EncDec,
+                in_channels: e.in_channels,
+                out_channels: e.out_channels,
+                width: e.width,
+                depth: e.depth,
+                convs_per_block: e.convs_per_block,
+                skips: e.skips,
+                ..c
+            },
+            RestoreArch::DnCnn(d) => RestoreConfig {
+                arch: Arch::DnCnn,
+                in_channels: d.in_channels,
+                out_channels: d.out_channels,
+                width: d.width,
+                depth: d.layers,
+                ..c
+            },
+        }
+    }
+
+    /// Builds the network with fresh weights on `device`.
+    pub fn init(&self, device: &Device) -> super::RestoreNet {
+        self.architecture().init(device)
     }
 
     /// Whether the last input plane is a noise level map.
@@ -210,10 +117,7 @@ impl RestoreConfig {
 
     /// Input sides must be multiples of this; callers pad and crop back.
     pub fn multiple(&self) -> usize {
-        match self.arch {
-            Arch::EncDec => 1 << self.depth,
-            Arch::DnCnn => 1,
-        }
+        self.architecture().multiple()
     }
 
     /// Checks sizes before building.
@@ -228,32 +132,14 @@ impl RestoreConfig {
         if ![1, 3].contains(&self.out_channels) {
             return bad("out_channels must be 1 (gray) or 3 (RGB)");
         }
-        match self.arch {
-            Arch::EncDec if self.depth > 6 => bad("encdec depth must be at most 6"),
-            Arch::EncDec if self.convs_per_block == 0 => bad("convs_per_block must be positive"),
-            Arch::DnCnn if self.depth < 2 => bad("dncnn depth must be at least 2"),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl RestoreNet {
-    /// `[b, in, h, w]` -> restored image `[b, out, h, w]`: the first `out` input channels
-    /// minus the predicted damage.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [b, _, h, w] = x.dims();
-        let damage = match self {
-            RestoreNet::EncDec(m) => m.forward(x.clone()),
-            RestoreNet::DnCnn(m) => m.forward(x.clone()),
-        };
-        let out = damage.dims()[1];
-        x.slice([0..b, 0..out, 0..h, 0..w]) - damage
+        self.architecture().validate()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Tensor;
 
     #[test]
     fn both_families_keep_the_shape() {
@@ -269,6 +155,27 @@ mod tests {
                 let y = net.forward(Tensor::zeros([2, 1, 8, 12], &device));
                 assert_eq!(y.dims(), [2, 1, 8, 12]);
             }
+        }
+    }
+
+    /// Options -> architecture -> options is the identity for each architecture's fields.
+    #[test]
+    fn options_and_architectures_map_both_ways() {
+        for c in [
+            RestoreConfig::new()
+                .with_in_channels(4)
+                .with_out_channels(3)
+                .with_noise_map(Some(true)),
+            RestoreConfig::new()
+                .with_arch(Arch::DnCnn)
+                .with_depth(17)
+                .with_width(64),
+        ] {
+            let back = RestoreConfig::from_arch(&c.architecture(), c.has_noise_map());
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&c).unwrap()
+            );
         }
     }
 }

@@ -31,7 +31,7 @@ pub enum Likelihood {
 crate::choice::named!(Likelihood, "likelihood", "bernoulli or gaussian");
 
 /// Shape of a VAE.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct VaeConfig {
     /// Image channels.
     #[config(default = 1)]

@@ -186,14 +186,7 @@ pub fn train_vae_on(
             vae.num_params()
         ),
     });
-    let card = |step: u64| {
-        ModelCard::new(
-            "vae",
-            "generate",
-            serde_json::to_value(&cfg.model).expect("serialises"),
-            step,
-        )
-    };
+    let card = |step: u64| ModelCard::new(crate::models::Descriptor::vae(cfg.model.clone()), step);
     // Fixed latent codes for the sample grid, so epochs can be compared by eye.
     let mut zr = Rng::new(cfg.seed ^ 0x6A1D);
     let z_fixed = zr.normals(64 * cfg.model.latent);

@@ -342,14 +342,7 @@ pub fn train_gan_on(
             pair.d.num_params()
         ),
     });
-    let card = |step: u64| {
-        ModelCard::new(
-            "gan",
-            "generate",
-            serde_json::to_value(&cfg.model).expect("serialises"),
-            step,
-        )
-    };
+    let card = |step: u64| ModelCard::new(crate::models::Descriptor::gan(cfg.model.clone()), step);
     // Fixed noise for the per-epoch grid, so epochs can be compared by eye.
     let z_fixed = noise(
         &mut Rng::new(cfg.seed ^ 0x6A1D),
@@ -619,7 +612,7 @@ mod tests {
         }
         let bytes = checkpoint::to_bytes(
             &pair.valid(),
-            &ModelCard::new("gan", "generate", json!({}), 2),
+            &ModelCard::new(crate::models::Descriptor::gan(cfg.model.clone()), 2),
         )
         .unwrap();
         let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();

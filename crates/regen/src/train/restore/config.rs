@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::corrupt::{Corruption, Sigma, Task};
 use crate::error::{Error, Result};
-use crate::models::{Arch, RestoreConfig};
+use crate::models::{Arch, Descriptor, RestoreConfig};
+use crate::planes::{self, Plane};
 use crate::train::run::{OptimizerKind, Schedule};
 
 /// Everything that defines a restoration training run. Written to `config.toml` in the
@@ -108,6 +109,23 @@ impl RestoreTrainConfig {
     /// The config as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")
+    }
+
+    /// The network's input planes: the task's, for the model's image channels, with a
+    /// noise level map if the model has one.
+    pub fn input_planes(&self) -> Vec<Plane> {
+        planes::for_task(
+            self.task,
+            self.model.image_channels(),
+            self.non_blind,
+            self.model.has_noise_map(),
+        )
+    }
+
+    /// What the trained model is, as its checkpoints record it.
+    pub fn descriptor(&self) -> Result<Descriptor> {
+        Descriptor::restore(self.task, self.model.architecture(), self.input_planes())
+            .map_err(|e| Error::arg(format!("model config: {e}")))
     }
 
     /// What validation images are damaged with: the test damage of the task

@@ -14,8 +14,9 @@ use crate::corrupt::Corruption;
 use crate::data::{Image, PatchSampler, load_images, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim_image};
-use crate::models::{Arch, RestoreConfig, RestoreNet};
-use crate::restore::{Restorer, model_inputs};
+use crate::models::{Arch, Descriptor, Family, RestoreConfig, RestoreNet};
+use crate::planes::{self, Condition, Plane};
+use crate::restore::Restorer;
 use crate::rng::Rng;
 use crate::train::progress::{Progress, fmt_duration};
 use crate::train::run::{self, RunDir, TrainState, learning_rate};
@@ -48,11 +49,10 @@ pub fn train_restore(
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
     // the blurred image and its Wiener estimate; denoisers may see a noise level map too.
     let channels = cfg.model.image_channels();
-    cfg.model.in_channels =
-        cfg.task
-            .input_planes(cfg.non_blind, channels, cfg.model.has_noise_map());
+    cfg.model.in_channels = cfg.input_planes().len();
     let cfg = &cfg;
     cfg.validate()?;
+    let descriptor = cfg.descriptor()?;
     let mut run = RunDir::open(out, resume)?;
     let all = load_images(&cfg.data, channels)?;
     let all: Vec<Image> = all
@@ -89,7 +89,7 @@ pub fn train_restore(
         (run::optimizer(cfg.optimizer, cfg.momentum), None)
     };
     if let (Some(spec), None) = (&cfg.init, &state) {
-        model = init_from(spec, &cfg.model, model)?;
+        model = init_from(spec, &cfg.model, &cfg.input_planes(), model)?;
     }
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
@@ -112,12 +112,7 @@ pub fn train_restore(
 
     let card = |step: u64, notes: serde_json::Value| ModelCard {
         notes,
-        ..ModelCard::new(
-            "restore",
-            &cfg.task.to_string(),
-            serde_json::to_value(&cfg.model).expect("config serialises"),
-            step,
-        )
+        ..ModelCard::new(descriptor.clone(), step)
     };
     let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
     let (b, p, cin) = (cfg.batch, cfg.patch, cfg.model.in_channels);
@@ -162,7 +157,7 @@ pub fn train_restore(
         }
         if epoch_end {
             let net = model.valid();
-            let (vp, vs) = validate(&net, &cfg.model, &val, &val_corruption, cfg.seed);
+            let (vp, vs) = validate(&net, &descriptor, &val, &val_corruption, cfg.seed);
             last_val = Some(vp);
             run.log(json!({"step": step, "epoch": step / cfg.epoch_steps, "val_psnr": vp, "val_ssim": vs}))?;
             if best.is_none_or(|(bp, _)| vp > bp) {
@@ -247,12 +242,18 @@ fn batch_loss(
 /// lacks are bridged so that, too, starts out computing what the old net did
 /// ([`checkpoint::deepen`]), or one with more convolutions per block (more capacity at
 /// every resolution): the new convolutions start as identities ([`checkpoint::thicken`]).
-fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<RestoreNet> {
+fn init_from(
+    spec: &str,
+    want: &RestoreConfig,
+    ours: &[Plane],
+    mut model: RestoreNet,
+) -> Result<RestoreNet> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
-    checkpoint::check_card(&path, &card, "restore")?;
-    let theirs: RestoreConfig = serde_json::from_value(card.config.clone())
-        .map_err(|e| Error::checkpoint(&path, format!("bad model config: {e}")))?;
+    checkpoint::check_card(&path, &card, Family::Restore)?;
+    let d = &card.descriptor;
+    let arch = d.restore_arch().expect("a restorer's network (checked)");
+    let theirs = RestoreConfig::from_arch(arch, d.takes_sigma());
     let deeper = theirs.arch == Arch::EncDec
         && want.arch == Arch::EncDec
         && theirs.skips
@@ -277,7 +278,7 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     if json(&body) != json(want) {
         return Err(refuse(format!(
             "its network ({}) differs from this run's ({})",
-            card.config,
+            json(&theirs),
             json(want)
         )));
     }
@@ -292,28 +293,7 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
             "a {tc}-channel model cannot start a {wc}-channel one"
         )));
     }
-    let map = |c: &RestoreConfig| usize::from(c.has_noise_map());
-    let their_extra = theirs.in_channels - map(&theirs) - tc;
-    let want_extra = want.in_channels - map(want) - wc;
-    let scale = tc as f32 / wc as f32;
-    let src = |j: usize| if tc == 1 { 0 } else { j };
-    let mut plan: checkpoint::PlanePlan = (0..wc).map(|j| vec![(src(j), scale)]).collect();
-    match (their_extra, want_extra) {
-        (0, n) => plan.extend((0..n).map(|_| Vec::new())),
-        (1, 1) => plan.push(vec![(tc, 1.0)]),
-        (a, b) if a == tc && b == wc => plan.extend((0..wc).map(|j| vec![(tc + src(j), scale)])),
-        (a, b) => {
-            return Err(refuse(format!(
-                "its network has {a} input planes besides the image, this run's {b}"
-            )));
-        }
-    }
-    if want.has_noise_map() {
-        plan.push(match theirs.has_noise_map() {
-            true => vec![(theirs.in_channels - 1, 1.0)],
-            false => Vec::new(),
-        });
-    }
+    let plan = plane_plan(&d.inputs, ours, tc, wc).map_err(refuse)?;
     let identity = theirs.in_channels == want.in_channels
         && tc == wc
         && plan.iter().enumerate().all(|(j, p)| p == &vec![(j, 1.0)]);
@@ -333,6 +313,56 @@ fn init_from(spec: &str, want: &RestoreConfig, mut model: RestoreNet) -> Result<
     Ok(model)
 }
 
+/// Where each of `ours` (the new network's input planes) takes its first-layer weights from
+/// among `theirs` (the checkpoint's): an image plane from the checkpoint's plane of the same
+/// channel (of a gray checkpoint, its one plane, a third each), a mask, deconvolved or noise
+/// level plane from the checkpoint's own if it has one, else from nothing (zero weights). A
+/// checkpoint plane besides the image's and the noise level that the new network lacks
+/// (its weights would be lost) is refused.
+fn plane_plan(
+    theirs: &[Plane],
+    ours: &[Plane],
+    tc: usize,
+    wc: usize,
+) -> std::result::Result<checkpoint::PlanePlan, String> {
+    let extra = |p: &[Plane]| {
+        p.iter()
+            .filter(|p| matches!(p, Plane::Mask | Plane::Deconvolved(_)))
+            .count()
+    };
+    let scale = tc as f32 / wc as f32;
+    let src = |j: usize| if tc == 1 { 0 } else { j };
+    let at = |want: &dyn Fn(&Plane) -> bool| theirs.iter().position(want);
+    let plan: checkpoint::PlanePlan = ours
+        .iter()
+        .map(|&p| {
+            let found = match p {
+                Plane::Image(j) | Plane::Filled(j) => {
+                    at(&|q| matches!(q, Plane::Image(c) | Plane::Filled(c) if *c == src(j)))
+                        .map(|i| (i, scale))
+                }
+                Plane::Deconvolved(j) => {
+                    at(&|q| *q == Plane::Deconvolved(src(j))).map(|i| (i, scale))
+                }
+                Plane::Mask | Plane::NoiseLevel => at(&|q| *q == p).map(|i| (i, 1.0)),
+            };
+            found.into_iter().collect()
+        })
+        .collect();
+    let used = |i: usize| plan.iter().flatten().any(|&(from, _)| from == i);
+    let lost = theirs
+        .iter()
+        .enumerate()
+        .any(|(i, p)| matches!(p, Plane::Mask | Plane::Deconvolved(_)) && !used(i));
+    if lost {
+        let (a, b) = (extra(theirs), extra(ours));
+        return Err(format!(
+            "its network has {a} input planes besides the image, this run's {b}"
+        ));
+    }
+    Ok(plan)
+}
+
 /// A batch of damaged patches as network inputs `[b, in_channels, p, p]`, the clean patches
 /// `[b, c, p, p]`, and (inpainting) the masks `[b, 1, p, p]`, empty otherwise.
 fn make_batch(
@@ -342,6 +372,7 @@ fn make_batch(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let p = cfg.patch;
     let c = sampler.channels();
+    let layout = cfg.input_planes();
     let n = cfg.batch * p * p;
     let mut input = Vec::with_capacity(n * cfg.model.in_channels);
     let (mut clean, mut masks) = (Vec::with_capacity(n * c), Vec::new());
@@ -361,16 +392,12 @@ fn make_batch(
         };
         let mask = d.mask.map(|m| m.data);
         let planes: Vec<&[f32]> = (0..c).map(|k| damaged.plane(k)).collect();
-        let inputs = model_inputs(
-            &cfg.model,
-            cfg.task,
-            &planes,
-            mask.as_deref(),
-            d.kernel.as_ref(),
-            d.sigma,
-            p,
-            p,
-        );
+        let cond = Condition {
+            mask: mask.as_deref(),
+            kernel: d.kernel.as_ref(),
+            sigma: d.sigma,
+        };
+        let inputs = planes::inputs(&layout, &planes, &cond, p, p);
         for plane in inputs {
             input.extend(plane);
         }
@@ -384,18 +411,12 @@ fn make_batch(
 /// `seed + i`), inputs rounded to 8 bits as `regen corrupt` saves them.
 pub fn validate(
     net: &RestoreNet,
-    config: &RestoreConfig,
+    descriptor: &Descriptor,
     val: &[Image],
     corruption: &Corruption,
     seed: u64,
 ) -> (f64, f64) {
-    let card = ModelCard::new(
-        "restore",
-        &corruption.task().to_string(),
-        serde_json::Value::Null,
-        0,
-    );
-    let mut r = Restorer::new(net.clone(), config.clone(), card);
+    let r = Restorer::new(net.clone(), ModelCard::new(descriptor.clone(), 0));
     let (mut tp, mut ts) = (0.0, 0.0);
     for (i, img) in val.iter().enumerate() {
         let c = corruption.apply(img, seed.wrapping_add(i as u64));
@@ -403,8 +424,12 @@ pub fn validate(
         let mask = c.mask.map(|m| m.data);
         // A noise level map is given the true level: validation ranks the network, not
         // the estimator.
-        r.sigma = c.sigma;
-        let out = r.restore_with(&damaged, mask.as_deref(), c.kernel.as_ref());
+        let cond = Condition {
+            mask: mask.as_deref(),
+            kernel: c.kernel.as_ref(),
+            sigma: c.sigma,
+        };
+        let out = r.restore(&damaged, &cond);
         tp += psnr(&out.data, &img.data);
         ts += ssim_image(&out, img);
     }
@@ -462,7 +487,7 @@ mod task_tests {
             let s = train_restore(&cfg, &dir, false, true).unwrap();
             let r = Restorer::load(&s.model.to_string_lossy()).unwrap();
             assert_eq!(r.task(), task);
-            if task == "inpaint" {
+            if task == Task::Inpaint {
                 let img = Image::gray(
                     40,
                     48,
@@ -473,14 +498,23 @@ mod task_tests {
                 }
                 .apply(&img, 0);
                 let m = c.mask.unwrap().data;
-                let out = r.restore_masked(&c.image, Some(&m));
+                let cond = Condition {
+                    mask: Some(&m),
+                    ..Default::default()
+                };
+                let out = r.restore(&c.image, &cond);
                 for ((o, d), mv) in out.data.iter().zip(&c.image.data).zip(&m) {
                     if *mv < 0.5 {
                         assert_eq!(o, d);
                     }
                 }
                 // An empty mask gives the input back.
-                assert_eq!(r.restore_masked(&img, Some(&vec![0.0; 40 * 48])), img);
+                let none = vec![0.0; 40 * 48];
+                let cond = Condition {
+                    mask: Some(&none),
+                    ..Default::default()
+                };
+                assert_eq!(r.restore(&img, &cond), img);
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -496,10 +530,16 @@ mod task_tests {
         let s = train_restore(&cfg, &dir, false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let old = init_from(
+            &spec,
+            &cfg.model,
+            &layout(&cfg.model),
+            cfg.model.init(&device),
+        )
+        .unwrap();
         let mut want = cfg.model.clone();
         want.in_channels = 2;
-        let wide = init_from(&spec, &want, want.init(&device)).unwrap();
+        let wide = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
         let mut r = Rng::new(5);
         let img: Vec<f32> = (0..2 * 16 * 16).map(|_| r.uniform() as f32).collect();
         let x1 = Tensor::<4>::from_data(
@@ -512,11 +552,29 @@ mod task_tests {
         // Another difference than the input planes is still refused.
         let mut other = want.clone();
         other.width = 8;
-        let e = init_from(&spec, &other, other.init(&device))
+        let e = init_from(&spec, &other, &layout(&other), other.init(&device))
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The input planes of a test network that `--init` grows: the image's, then a mask if
+    /// it has one plane more (an inpainter started from a denoiser), then a noise level map.
+    fn layout(c: &RestoreConfig) -> Vec<Plane> {
+        planes::from_count(
+            Task::Inpaint,
+            c.image_channels(),
+            c.in_channels,
+            c.has_noise_map(),
+        )
+        .expect("a layout")
+    }
+
+    /// A loaded model's network, as training options.
+    fn options(r: &Restorer) -> RestoreConfig {
+        let arch = r.descriptor().restore_arch().expect("a restorer");
+        RestoreConfig::from_arch(arch, r.takes_sigma())
     }
 
     /// Seeded uniform images `[2, 1, 32, 32]`.
@@ -552,10 +610,16 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("d2"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let old = init_from(
+            &spec,
+            &cfg.model,
+            &layout(&cfg.model),
+            cfg.model.init(&device),
+        )
+        .unwrap();
         let mut want = cfg.model.clone();
         want.depth = 4;
-        let deep = init_from(&spec, &want, want.init(&device)).unwrap();
+        let deep = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
         let x = images(7);
         let gap = worst_gap(&outputs(&old, x.clone()), &outputs(&deep, x));
         assert!(gap < 1e-5, "outputs differ by {gap}");
@@ -569,15 +633,12 @@ mod task_tests {
         dcfg.init = Some(spec.clone());
         let s3 = train_restore(&dcfg, &dir.join("d3"), false, true).unwrap();
         assert_eq!(
-            Restorer::load(&s3.model.to_string_lossy())
-                .unwrap()
-                .config()
-                .depth,
+            options(&Restorer::load(&s3.model.to_string_lossy()).unwrap()).depth,
             3
         );
         let mut shallow = cfg.model.clone();
         shallow.depth = 1;
-        let e = init_from(&spec, &shallow, shallow.init(&device))
+        let e = init_from(&spec, &shallow, &layout(&shallow), shallow.init(&device))
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
@@ -595,10 +656,16 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("c2"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let old = init_from(
+            &spec,
+            &cfg.model,
+            &layout(&cfg.model),
+            cfg.model.init(&device),
+        )
+        .unwrap();
         let mut want = cfg.model.clone();
         want.convs_per_block = 3;
-        let thick = init_from(&spec, &want, want.init(&device)).unwrap();
+        let thick = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
         let x = images(8);
         let a = outputs(&old, x.clone());
         let gap = worst_gap(&a, &outputs(&thick, x.clone()));
@@ -610,21 +677,18 @@ mod task_tests {
         tcfg.model.convs_per_block = 3;
         tcfg.init = Some(spec.clone());
         let s3 = train_restore(&tcfg, &dir.join("c3"), false, true).unwrap();
-        let conf = Restorer::load(&s3.model.to_string_lossy())
-            .unwrap()
-            .config()
-            .clone();
+        let conf = options(&Restorer::load(&s3.model.to_string_lossy()).unwrap());
         assert_eq!(conf.convs_per_block, 3);
 
         let mut thin = cfg.model.clone();
         thin.convs_per_block = 1;
-        let e = init_from(&spec, &thin, thin.init(&device))
+        let e = init_from(&spec, &thin, &layout(&thin), thin.init(&device))
             .unwrap_err()
             .to_string();
         assert!(e.contains("differs from this run's"), "{e}");
         let mut both = want.clone();
         both.depth = 3;
-        let e = init_from(&spec, &both, both.init(&device))
+        let e = init_from(&spec, &both, &layout(&both), both.init(&device))
             .unwrap_err()
             .to_string();
         assert!(e.contains("one way at a time"), "{e}");
@@ -642,12 +706,18 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("gray"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let gray = init_from(&spec, &cfg.model, cfg.model.init(&device)).unwrap();
+        let gray = init_from(
+            &spec,
+            &cfg.model,
+            &layout(&cfg.model),
+            cfg.model.init(&device),
+        )
+        .unwrap();
         let mut want = cfg.model.clone();
         want.out_channels = 3;
         want.in_channels = 4;
         want.noise_map = Some(true);
-        let color = init_from(&spec, &want, want.init(&device)).unwrap();
+        let color = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
         let mut r = Rng::new(9);
         let plane: Vec<f32> = (0..256).map(|_| r.uniform() as f32).collect();
         let x1 = Tensor::<4>::from_data(TensorData::new(plane.clone(), [1, 1, 16, 16]), &device);
@@ -666,12 +736,13 @@ mod task_tests {
         ccfg.init = Some(spec);
         let s = train_restore(&ccfg, &dir.join("color"), false, true).unwrap();
         let r = Restorer::load(&s.model.to_string_lossy()).unwrap();
-        assert_eq!(r.config().in_channels, 4);
+        assert_eq!(r.descriptor().inputs.len(), 4);
         assert!(r.takes_sigma());
         // A colour model cannot start a gray one.
         let e = init_from(
             &s.model.to_string_lossy(),
             &cfg.model,
+            &layout(&cfg.model),
             cfg.model.init(&device),
         )
         .unwrap_err()
@@ -801,7 +872,9 @@ mod task_tests {
             model = optim.step(0.01, model, grads);
         }
 
-        let card = ModelCard::new("restore", "inpaint", serde_json::Value::Null, 2);
+        let inputs = planes::for_task(Task::Inpaint, 1, false, false);
+        let d = Descriptor::restore(Task::Inpaint, cfg.architecture(), inputs).unwrap();
+        let card = ModelCard::new(d, 2);
         let ours = checkpoint::to_bytes(&model.valid(), &card).unwrap();
         let ours = safetensors::SafeTensors::deserialize(&ours).unwrap();
         let (_, theirs) = fixture("restore-step-after.safetensors");
