@@ -673,3 +673,85 @@ fn serve_refuses_bad_options_in_one_line() {
     let o = run(&["serve", "--port", "0", "--models", "/no/such/models"]);
     common::assert_user_error(&o, "/no/such/models");
 }
+
+/// A blind deblurrer trained with a noise level map has two input planes for one image
+/// channel, as a non-blind one does. Its descriptor says which: `regen serve` lists it as
+/// blind with a sigma input (it used to work the planes out by subtraction and call it
+/// non-blind), and `regen restore` runs it as blind, with `--sigma`, refusing a kernel.
+#[test]
+fn a_blind_deblurrer_with_a_noise_map_is_listed_and_run_as_blind_with_a_sigma() {
+    let d = common::TempDir::new("blind-map");
+    let data = common::fixtures().join("train");
+    let o = run(&[
+        "train",
+        "restore",
+        "--task",
+        "deblur",
+        "--noise-map",
+        "--data",
+        data.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--epoch-steps",
+        "2",
+        "--patch",
+        "32",
+        "--batch",
+        "2",
+        "--width",
+        "4",
+        "--depth",
+        "1",
+        "--quiet",
+        "--out",
+        d.join("run").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let models = d.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let model = models.join("blind-map.safetensors");
+    std::fs::copy(d.join("run/model.safetensors"), &model).unwrap();
+
+    let s = Server::start(&["--models", models.to_str().unwrap()]);
+    let m = s.get("/api/models").json();
+    let e = m["restore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "blind-map.safetensors")
+        .expect("listed")
+        .clone();
+    assert_eq!(e["task"], "deblur");
+    assert_eq!(e["non_blind"], false, "{e}");
+    assert_eq!(e["noise_level"], true, "{e}");
+
+    let photo = data.join("test_001.png");
+    let (photo, model) = (photo.to_str().unwrap(), model.to_str().unwrap());
+    let out = d.join("out.png");
+    let o = run(&[
+        "restore",
+        "--task",
+        "deblur",
+        "--model",
+        model,
+        "--sigma",
+        "5",
+        photo,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = run(&[
+        "restore",
+        "--task",
+        "deblur",
+        "--model",
+        model,
+        "--blur-sigma",
+        "1.6",
+        photo,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    common::assert_user_error(&o, "is a blind deblurrer and takes no kernel");
+}
