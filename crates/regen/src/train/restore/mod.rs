@@ -530,16 +530,10 @@ mod task_tests {
         let s = train_restore(&cfg, &dir, false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(
-            &spec,
-            &cfg.model,
-            &layout(&cfg.model),
-            cfg.model.init(&device),
-        )
-        .unwrap();
+        let old = start_from(&spec, &cfg.model).unwrap();
         let mut want = cfg.model.clone();
         want.in_channels = 2;
-        let wide = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
+        let wide = start_from(&spec, &want).unwrap();
         let mut r = Rng::new(5);
         let img: Vec<f32> = (0..2 * 16 * 16).map(|_| r.uniform() as f32).collect();
         let x1 = Tensor::<4>::from_data(
@@ -552,11 +546,19 @@ mod task_tests {
         // Another difference than the input planes is still refused.
         let mut other = want.clone();
         other.width = 8;
-        let e = init_from(&spec, &other, &layout(&other), other.init(&device))
-            .unwrap_err()
-            .to_string();
+        let e = start_from(&spec, &other).unwrap_err().to_string();
         assert!(e.contains("differs from this run's"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `init_from` for a test network: a fresh `want` started from `spec`.
+    fn start_from(spec: &str, want: &RestoreConfig) -> Result<RestoreNet> {
+        init_from(
+            spec,
+            want,
+            &layout(want),
+            want.init(&crate::device::device()),
+        )
     }
 
     /// The input planes of a test network that `--init` grows: the image's, then a mask if
@@ -610,16 +612,10 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("d2"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(
-            &spec,
-            &cfg.model,
-            &layout(&cfg.model),
-            cfg.model.init(&device),
-        )
-        .unwrap();
+        let old = start_from(&spec, &cfg.model).unwrap();
         let mut want = cfg.model.clone();
         want.depth = 4;
-        let deep = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
+        let deep = start_from(&spec, &want).unwrap();
         let x = images(7);
         let gap = worst_gap(&outputs(&old, x.clone()), &outputs(&deep, x));
         assert!(gap < 1e-5, "outputs differ by {gap}");
@@ -638,9 +634,7 @@ mod task_tests {
         );
         let mut shallow = cfg.model.clone();
         shallow.depth = 1;
-        let e = init_from(&spec, &shallow, &layout(&shallow), shallow.init(&device))
-            .unwrap_err()
-            .to_string();
+        let e = start_from(&spec, &shallow).unwrap_err().to_string();
         assert!(e.contains("differs from this run's"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -656,16 +650,10 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("c2"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let old = init_from(
-            &spec,
-            &cfg.model,
-            &layout(&cfg.model),
-            cfg.model.init(&device),
-        )
-        .unwrap();
+        let old = start_from(&spec, &cfg.model).unwrap();
         let mut want = cfg.model.clone();
         want.convs_per_block = 3;
-        let thick = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
+        let thick = start_from(&spec, &want).unwrap();
         let x = images(8);
         let a = outputs(&old, x.clone());
         let gap = worst_gap(&a, &outputs(&thick, x.clone()));
@@ -682,15 +670,11 @@ mod task_tests {
 
         let mut thin = cfg.model.clone();
         thin.convs_per_block = 1;
-        let e = init_from(&spec, &thin, &layout(&thin), thin.init(&device))
-            .unwrap_err()
-            .to_string();
+        let e = start_from(&spec, &thin).unwrap_err().to_string();
         assert!(e.contains("differs from this run's"), "{e}");
         let mut both = want.clone();
         both.depth = 3;
-        let e = init_from(&spec, &both, &layout(&both), both.init(&device))
-            .unwrap_err()
-            .to_string();
+        let e = start_from(&spec, &both).unwrap_err().to_string();
         assert!(e.contains("one way at a time"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -706,18 +690,12 @@ mod task_tests {
         let s = train_restore(&cfg, &dir.join("gray"), false, true).unwrap();
         let spec = s.model.to_string_lossy().to_string();
         let device = crate::device::device();
-        let gray = init_from(
-            &spec,
-            &cfg.model,
-            &layout(&cfg.model),
-            cfg.model.init(&device),
-        )
-        .unwrap();
+        let gray = start_from(&spec, &cfg.model).unwrap();
         let mut want = cfg.model.clone();
         want.out_channels = 3;
         want.in_channels = 4;
         want.noise_map = Some(true);
-        let color = init_from(&spec, &want, &layout(&want), want.init(&device)).unwrap();
+        let color = start_from(&spec, &want).unwrap();
         let mut r = Rng::new(9);
         let plane: Vec<f32> = (0..256).map(|_| r.uniform() as f32).collect();
         let x1 = Tensor::<4>::from_data(TensorData::new(plane.clone(), [1, 1, 16, 16]), &device);
@@ -739,14 +717,9 @@ mod task_tests {
         assert_eq!(r.descriptor().inputs.len(), 4);
         assert!(r.takes_sigma());
         // A colour model cannot start a gray one.
-        let e = init_from(
-            &s.model.to_string_lossy(),
-            &cfg.model,
-            &layout(&cfg.model),
-            cfg.model.init(&device),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = start_from(&s.model.to_string_lossy(), &cfg.model)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("3-channel model cannot start a 1-channel one"),
             "{e}"
