@@ -310,6 +310,7 @@ mod tests {
                 .zip(&tiled)
                 .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
                 .fold(0.0f32, f32::max);
+            eprintln!("x2 through tiles of {tile}: max difference {diff:e}");
             assert!(diff < 1e-5, "tile {tile}: max difference {diff}");
         }
         // Too little context shows: the test can fail.
