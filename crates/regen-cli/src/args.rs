@@ -56,6 +56,24 @@ pub enum Command {
     Eval(EvalCommand),
     /// A local web app: restore photos (paint a mask to inpaint), generate, watch runs.
     Serve(ServeArgs),
+    /// What model files are.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// What a model is: family, task, architecture, input planes, scale, receptive field,
+    /// parameters, training steps.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A shipped model name (e.g. `denoise`) or a `.safetensors` checkpoint.
+    pub model: String,
+    #[command(flatten)]
+    pub json: Json,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,7 @@ use clap::Parser;
 mod args;
 mod commands;
 
-use args::{Cli, Command, EvalCommand, TrainCommand};
+use args::{Cli, Command, EvalCommand, ModelsCommand, TrainCommand};
 
 fn main() -> ExitCode {
     // A usage error exits 2, --help and --version 0.
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Eval(EvalCommand::Generate(a)) => commands::eval::generate(a),
             Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
             Command::Eval(EvalCommand::Noise(a)) => commands::eval::noise(a),
+            Command::Models(ModelsCommand::Inspect(a)) => commands::models::inspect(a),
             Command::Serve(_) => unreachable!("served outside the pool"),
         }),
     });

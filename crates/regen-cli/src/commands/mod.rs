@@ -4,6 +4,7 @@
 pub mod corrupt;
 pub mod eval;
 pub mod generate;
+pub mod models;
 pub mod restore;
 pub mod serve;
 pub mod train;
