@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::checkpoint::read_card;
+use crate::checkpoint::read_card_file;
 use crate::error::{Error, Result};
 use crate::models::Family;
 
@@ -164,10 +164,7 @@ fn card_family(dir: &Path) -> Option<Family> {
     [dir.join("model.safetensors"), dir.join("best.safetensors")]
         .into_iter()
         .chain(newest)
-        .find_map(|p| {
-            let bytes = std::fs::read(&p).ok()?;
-            read_card(&p, &bytes).ok().map(|c| c.family())
-        })
+        .find_map(|p| read_card_file(&p).ok().map(|c| c.family()))
 }
 
 /// The family whose trainer writes `metrics`' keys, for a run with no model file yet.

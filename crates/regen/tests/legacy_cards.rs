@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use regen::checkpoint::read_card;
+use regen::checkpoint::{read_card, read_card_file};
 use regen::corrupt::Task;
 use regen::models::{Descriptor, Family, Network, RestoreArch, ValueRange};
 use regen::planes::Plane::{self, *};
@@ -14,10 +14,14 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The descriptor of fixture `name`, read from the whole file and from its header alone
+/// (which must agree).
 fn descriptor(name: &str) -> Descriptor {
     let path = fixture(name);
     let bytes = std::fs::read(&path).unwrap();
-    read_card(&path, &bytes).unwrap().descriptor
+    let card = read_card(&path, &bytes).unwrap();
+    assert_eq!(read_card_file(&path).unwrap(), card, "{name}");
+    card.descriptor
 }
 
 /// A restorer fixture and what its descriptor must say: task, input planes, image

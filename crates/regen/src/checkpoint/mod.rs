@@ -80,6 +80,37 @@ pub fn read_card(path: &Path, bytes: &[u8]) -> Result<ModelCard> {
         .as_ref()
         .and_then(|m| m.get(CARD_KEY))
         .ok_or_else(|| Error::checkpoint(path, "safetensors file without regen metadata"))?;
+    card_from_json(path, json)
+}
+
+/// Reads the card of the checkpoint file at `path` from its header alone, without reading
+/// its weights (for listings that look at many files often).
+pub fn read_card_file(path: &Path) -> Result<ModelCard> {
+    use std::io::Read;
+    let not = || Error::checkpoint(path, "not a safetensors file");
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|_| not())?;
+    let n = u64::from_le_bytes(len);
+    // safetensors caps its header at 100 MB.
+    if n > 100_000_000 {
+        return Err(not());
+    }
+    let mut header = Vec::with_capacity(n as usize);
+    f.take(n)
+        .read_to_end(&mut header)
+        .map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_slice(&header).map_err(|_| not())?;
+    let json = v
+        .get("__metadata__")
+        .and_then(|m| m.get(CARD_KEY))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Error::checkpoint(path, "safetensors file without regen metadata"))?;
+    card_from_json(path, json)
+}
+
+/// The card a metadata entry holds, in either format, checked.
+fn card_from_json(path: &Path, json: &str) -> Result<ModelCard> {
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::checkpoint(path, format!("unreadable regen metadata: {e}")))?;
     let card = if value.get("descriptor").is_some() {
