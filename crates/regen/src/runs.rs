@@ -265,6 +265,27 @@ mod tests {
         );
     }
 
+    /// A run's model card says its family, whatever its metrics would suggest: a folder
+    /// whose only record has a `loss` (as a restorer's would) but whose checkpoint holds a
+    /// VAE is a VAE run.
+    #[test]
+    fn the_model_card_tells_the_family() {
+        let (_tmp, root) = fixture();
+        let run = root.join("vae-b");
+        std::fs::create_dir_all(run.join("checkpoints/step-00000007")).unwrap();
+        std::fs::write(run.join("metrics.jsonl"), "{\"step\":7,\"loss\":0.5}\n").unwrap();
+        assert_eq!(
+            info(&run, "vae-b".into(), &read_metrics(&run)).kind,
+            Some(Family::Restore)
+        );
+        let vae = crate::shipped::find("vae-fashion").unwrap().bytes;
+        std::fs::write(run.join("checkpoints/step-00000007/model.safetensors"), vae).unwrap();
+        assert_eq!(
+            info(&run, "vae-b".into(), &read_metrics(&run)).kind,
+            Some(Family::Vae)
+        );
+    }
+
     #[test]
     fn names_cannot_leave_the_runs_folder() {
         let (_tmp, root) = fixture();
