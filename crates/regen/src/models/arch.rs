@@ -1,6 +1,7 @@
 //! What every restoration architecture provides ([`Architecture`]), and the registry of
 //! them ([`RestoreArch`], [`RestoreNet`]). Adding an architecture is one file (its config,
-//! its module, and this trait for the config) and one line in [`registry!`]'s list.
+//! its module, and this trait for the config), its `mod` line in `models/mod.rs`, and one
+//! line in `registry!`'s list here (with the `use` that names its two types).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -48,16 +49,6 @@ pub(super) fn conv3(cin: usize, cout: usize, device: &Device) -> Conv2d {
         .init(device)
 }
 
-/// Calls `$method` on whichever architecture's config `$arch` holds.
-macro_rules! each {
-    ($arch:expr, $c:ident => $body:expr) => {
-        match $arch {
-            RestoreArch::EncDec($c) => $body,
-            RestoreArch::DnCnn($c) => $body,
-        }
-    };
-}
-
 /// Declares the restoration architectures: one `Variant(Config, Net)` line each.
 macro_rules! registry {
     ($($(#[$doc:meta])* $variant:ident($config:ty, $net:ty);)*) => {
@@ -90,6 +81,54 @@ macro_rules! registry {
                     $(RestoreArch::$variant(_) => <$config as Architecture>::RESIDUAL,)*
                 }
             }
+
+            /// Input planes.
+            pub fn in_planes(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.in_planes(),)*
+                }
+            }
+
+            /// Output (image) channels.
+            pub fn out_channels(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.out_channels(),)*
+                }
+            }
+
+            /// Output side over input side.
+            pub fn scale(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.scale(),)*
+                }
+            }
+
+            /// Input sides must be multiples of this.
+            pub fn multiple(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.multiple(),)*
+                }
+            }
+
+            /// How far (in input pixels) an output pixel sees on each side.
+            pub fn receptive_radius(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.receptive_radius(),)*
+                }
+            }
+
+            /// Trainable parameters.
+            pub fn parameters(&self) -> usize {
+                match self {
+                    $(RestoreArch::$variant(c) => c.parameters(),)*
+                }
+            }
+
+            fn check(&self) -> std::result::Result<(), String> {
+                match self {
+                    $(RestoreArch::$variant(c) => c.check(),)*
+                }
+            }
         }
 
         impl RestoreNet {
@@ -117,36 +156,6 @@ registry! {
 }
 
 impl RestoreArch {
-    /// Input planes.
-    pub fn in_planes(&self) -> usize {
-        each!(self, c => c.in_planes())
-    }
-
-    /// Output (image) channels.
-    pub fn out_channels(&self) -> usize {
-        each!(self, c => c.out_channels())
-    }
-
-    /// Output side over input side.
-    pub fn scale(&self) -> usize {
-        each!(self, c => c.scale())
-    }
-
-    /// Input sides must be multiples of this.
-    pub fn multiple(&self) -> usize {
-        each!(self, c => c.multiple())
-    }
-
-    /// How far (in input pixels) an output pixel sees on each side.
-    pub fn receptive_radius(&self) -> usize {
-        each!(self, c => c.receptive_radius())
-    }
-
-    /// Trainable parameters.
-    pub fn parameters(&self) -> usize {
-        each!(self, c => c.parameters())
-    }
-
     /// The architecture's name, as config files spell it.
     pub fn name(&self) -> String {
         serde_json::to_value(self)
@@ -157,8 +166,8 @@ impl RestoreArch {
 
     /// Checks the numbers before building.
     pub fn validate(&self) -> crate::Result<()> {
-        let r = each!(self, c => c.check());
-        r.map_err(|m| crate::Error::arg(format!("model config: {m}")))
+        self.check()
+            .map_err(|m| crate::Error::arg(format!("model config: {m}")))
     }
 }
 
