@@ -9,7 +9,8 @@
 //! 3. [`corrupt`], then [`classical`], then [`planes`] (a task's input planes); [`models`]
 //!    (one file per architecture, and the [`models::Descriptor`] of what a model is);
 //!    [`checkpoint`] and [`shipped`];
-//! 4. inference: [`restore`], [`generate`], [`batch`]; [`plot`]; [`runs`] (reading run folders);
+//! 4. inference: [`restore`], [`generate`], [`batch`]; [`inspect`] (what a model file is);
+//!    [`plot`]; [`runs`] (reading run folders);
 //! 5. [`train`] (which validates through [`restore`]), then [`eval`].
 
 pub mod batch;
@@ -25,6 +26,7 @@ pub mod eval;
 pub mod fsutil;
 pub mod fuzz;
 pub mod generate;
+pub mod inspect;
 pub mod metrics;
 pub mod models;
 pub mod pad;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::args::InspectArgs;
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
-    let i = regen::checkpoint::inspect(&a.model)?;
+    let i = regen::inspect::inspect(&a.model)?;
     if a.json.json {
         println!("{}", serde_json::to_string_pretty(&i)?);
     } else {

@@ -13,11 +13,9 @@ use crate::fsutil::write_atomic;
 use crate::models::{Descriptor, Family};
 
 mod grow;
-mod inspect;
 mod legacy;
 
 pub use grow::{PlanePlan, adapt_ends, deepen, thicken};
-pub use inspect::{Inspection, inspect};
 
 /// The metadata key holding the [`ModelCard`] as JSON.
 pub const CARD_KEY: &str = "regen";

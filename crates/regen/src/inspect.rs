@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{ModelCard, read_card};
+use crate::checkpoint::{CARD_KEY, ModelCard, read_card};
 use crate::error::{Error, Result};
 use crate::models::{Network, ValueRange};
 use crate::planes::Plane;
@@ -41,7 +41,7 @@ pub fn inspect(spec: &str) -> Result<Inspection> {
     let legacy_card = meta
         .metadata()
         .as_ref()
-        .and_then(|m| m.get(super::CARD_KEY))
+        .and_then(|m| m.get(CARD_KEY))
         .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
         .is_some_and(|v| v.get("descriptor").is_none());
     let shapes: Vec<usize> = meta
