@@ -39,6 +39,9 @@ mod tests {
         assert_eq!("sgd".parse::<OptimizerKind>().unwrap(), OptimizerKind::Sgd);
         assert_eq!(Schedule::Cosine.to_string(), "cosine");
         let e = "paint".parse::<Task>().unwrap_err().to_string();
-        assert_eq!(e, "unknown task \"paint\": use denoise, inpaint or deblur");
+        assert_eq!(
+            e,
+            "unknown task \"paint\": use denoise, inpaint, deblur or upscale"
+        );
     }
 }

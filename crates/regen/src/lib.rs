@@ -33,6 +33,7 @@ pub mod pad;
 mod panics;
 pub mod planes;
 pub mod plot;
+pub mod published;
 pub mod restore;
 pub mod rng;
 pub mod runs;

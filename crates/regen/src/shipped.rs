@@ -101,6 +101,12 @@ pub fn resolve(spec: &str) -> Result<(PathBuf, Vec<u8>)> {
         )));
     }
     let bytes = crate::checkpoint::read_file(&path)?;
+    // Published weights (PyTorch, safetensors without a card, ncnn) become a regen
+    // checkpoint here, so everything that takes --model takes them.
+    if crate::published::format_of(&path, &bytes).is_some() {
+        let bytes = crate::published::import(&path, &bytes)?.checkpoint_bytes(&path)?;
+        return Ok((path, bytes));
+    }
     Ok((path, bytes))
 }
 

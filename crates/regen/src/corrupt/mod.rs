@@ -30,13 +30,16 @@ pub enum Task {
     Inpaint,
     /// Blur, plus a little noise.
     Deblur,
+    /// A smaller image made larger (super-resolution); the scale is the model's. regen
+    /// runs published upscalers; training its own comes with the upscaling damage.
+    Upscale,
 }
 
-crate::choice::named!(Task, "task", "denoise, inpaint or deblur");
+crate::choice::named!(Task, "task", "denoise, inpaint, deblur or upscale");
 
 impl Task {
     /// Every task, in the order menus list them.
-    pub const ALL: [Task; 3] = [Task::Denoise, Task::Inpaint, Task::Deblur];
+    pub const ALL: [Task; 4] = [Task::Denoise, Task::Inpaint, Task::Deblur, Task::Upscale];
 }
 
 /// The kinds of noise `regen corrupt` adds.
@@ -191,7 +194,9 @@ impl Corruption {
     /// Gaussian (sigma 0.5-3) or motion (3-15 px) blur plus noise of sigma 0-3.
     pub fn train_default(task: Task) -> Corruption {
         match task {
-            Task::Denoise => Corruption::Gaussian {
+            // No upscaling damage yet: training refuses the task before it damages
+            // anything ([`crate::train::RestoreTrainConfig::validate`]).
+            Task::Denoise | Task::Upscale => Corruption::Gaussian {
                 sigma: Sigma::Range(0.0, 50.0),
             },
             Task::Inpaint => Corruption::Inpaint {
@@ -216,7 +221,7 @@ impl Corruption {
     /// [`TEST_BLUR_NOISE`] (deblur).
     pub fn test_default(task: Task, sigma: f32) -> Corruption {
         match task {
-            Task::Denoise => Corruption::Gaussian {
+            Task::Denoise | Task::Upscale => Corruption::Gaussian {
                 sigma: Sigma::Fixed(sigma),
             },
             Task::Inpaint => Corruption::Inpaint {
@@ -241,6 +246,11 @@ impl Corruption {
         blur: blur::BlurKind,
     ) -> Result<Corruption> {
         let c = match task {
+            Task::Upscale => {
+                return Err(Error::arg(
+                    "--task upscale: regen cannot score upscalers yet (the downscaling damage and the Y-PSNR protocol come with the upscaling issue)",
+                ));
+            }
             Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::parse_fixed(
                     sigma.ok_or_else(|| Error::arg("--sigma is required to evaluate denoising"))?,

@@ -7,8 +7,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::compact::{Compact, CompactConfig};
 use super::dncnn::{DnCnn, DnCnnConfig};
+use super::drunet::{DrUnet, DrUnetConfig};
 use super::encdec::{EncDec, EncDecConfig};
+use super::esrgan::{Esrgan, EsrganConfig};
+use super::fdncnn::FdnCnnConfig;
+use super::ffdnet::{FfdNet, FfdNetConfig};
 use crate::engine::nn::{Conv2d, Conv2dConfig};
 
 /// A restoration architecture, implemented by its config.
@@ -62,6 +67,9 @@ macro_rules! registry {
 
         /// A restoration network of any architecture. Its weights are named after the
         /// variant (`EncDec.head.convs.0.weight`), as in every checkpoint regen wrote.
+        // One network per model, moved rarely: boxing the large variants would only add a
+        // pointer to every forward pass.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Module, Debug)]
         pub enum RestoreNet {
             $($(#[$doc])* $variant($net),)*
@@ -153,6 +161,16 @@ registry! {
     EncDec(EncDecConfig, EncDec);
     /// DnCNN (`dncnn.rs`).
     DnCnn(DnCnnConfig, DnCnn);
+    /// FDnCNN (`fdncnn.rs`).
+    FdnCnn(FdnCnnConfig, DnCnn);
+    /// FFDNet (`ffdnet.rs`).
+    FfdNet(FfdNetConfig, FfdNet);
+    /// DRUNet (`drunet.rs`).
+    DrUnet(DrUnetConfig, DrUnet);
+    /// ESRGAN's RRDBNet (`esrgan.rs`).
+    Esrgan(EsrganConfig, Esrgan);
+    /// Compact, SRVGGNetCompact (`compact.rs`).
+    Compact(CompactConfig, Compact);
 }
 
 impl RestoreArch {
@@ -183,4 +201,53 @@ impl RestoreNet {
         let out = damage.dims()[1];
         x.slice([0..b, 0..out, 0..h, 0..w]) - damage
     }
+}
+
+/// A 3x3 convolution with zero padding 1 and no bias.
+pub(super) fn conv3_nobias(cin: usize, cout: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [3, 3])
+        .with_padding([1, 1])
+        .with_bias(false)
+        .init(device)
+}
+
+/// `[b, c r r, h, w]` -> `[b, c, h r, w r]` (PyTorch's `pixel_shuffle`: channel
+/// `c r r + i r + j` goes to row offset i, column offset j).
+pub(super) fn pixel_shuffle(x: Tensor<4>, r: usize) -> Tensor<4> {
+    if r == 1 {
+        return x;
+    }
+    let [b, crr, h, w] = x.dims();
+    let c = crr / (r * r);
+    x.reshape([b, c, r, r, h, w])
+        .permute([0, 1, 4, 2, 5, 3])
+        .reshape([b, c, h * r, w * r])
+}
+
+/// `[b, c, h r, w r]` -> `[b, c r r, h, w]`, the inverse of [`pixel_shuffle`].
+pub(super) fn pixel_unshuffle(x: Tensor<4>, r: usize) -> Tensor<4> {
+    if r == 1 {
+        return x;
+    }
+    let [b, c, hr, wr] = x.dims();
+    let (h, w) = (hr / r, wr / r);
+    x.reshape([b, c, h, r, w, r])
+        .permute([0, 1, 3, 5, 2, 4])
+        .reshape([b, c * r * r, h, w])
+}
+
+/// `[b, c, h, w]` -> `[b, c, h s, w s]`, each pixel repeated (nearest-neighbour upsampling).
+pub(super) fn upsample_nearest(x: Tensor<4>, s: usize) -> Tensor<4> {
+    if s == 1 {
+        return x;
+    }
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1])
+        .expand([b, c, h, s, w, s])
+        .reshape([b, c, h * s, w * s])
+}
+
+/// Parameters of a 3x3 (or `k` x `k`) convolution.
+pub(super) fn conv_params(cin: usize, cout: usize, k: usize, bias: bool) -> usize {
+    cin * cout * k * k + if bias { cout } else { 0 }
 }

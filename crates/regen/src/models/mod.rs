@@ -5,18 +5,28 @@
 
 mod arch;
 pub mod classifier;
+pub mod compact;
 pub mod descriptor;
 pub mod dncnn;
+pub mod drunet;
 pub mod encdec;
+pub mod esrgan;
+pub mod fdncnn;
+pub mod ffdnet;
 pub mod gan;
 pub mod restore;
 pub mod vae;
 
 pub use arch::{Architecture, RestoreArch, RestoreNet};
 pub use classifier::{Classifier, ClassifierConfig};
+pub use compact::{Compact, CompactConfig};
 pub use descriptor::{Descriptor, Family, Network, ValueRange};
 pub use dncnn::{DnCnn, DnCnnConfig};
+pub use drunet::{DrUnet, DrUnetConfig};
 pub use encdec::{EncDec, EncDecConfig};
+pub use esrgan::{Esrgan, EsrganConfig};
+pub use fdncnn::FdnCnnConfig;
+pub use ffdnet::{FfdNet, FfdNetConfig, FfdNetLayout};
 pub use gan::{GanConfig, GanDiscriminator, GanGenerator};
 pub use restore::{Arch, RestoreConfig};
 pub use vae::{Likelihood, Vae, VaeConfig, VaeOutput, vae_loss};

@@ -75,10 +75,11 @@ impl RestoreConfig {
     }
 
     /// The options that make `arch` (the fields one architecture lacks at their defaults),
-    /// with a noise level map as told.
-    pub fn from_arch(arch: &RestoreArch, noise_map: bool) -> RestoreConfig {
+    /// with a noise level map as told; `None` for the published architectures, which
+    /// training takes whole from their file rather than from options.
+    pub fn from_arch(arch: &RestoreArch, noise_map: bool) -> Option<RestoreConfig> {
         let c = RestoreConfig::new().with_noise_map(noise_map.then_some(true));
-        match arch {
+        Some(match arch {
             RestoreArch::EncDec(e) => RestoreConfig {
                 arch: Arch::EncDec,
                 in_channels: e.in_channels,
@@ -97,7 +98,8 @@ impl RestoreConfig {
                 depth: d.layers,
                 ..c
             },
-        }
+            _ => return None,
+        })
     }
 
     /// Builds the network with fresh weights on `device`.
@@ -171,7 +173,7 @@ mod tests {
                 .with_depth(17)
                 .with_width(64),
         ] {
-            let back = RestoreConfig::from_arch(&c.architecture(), c.has_noise_map());
+            let back = RestoreConfig::from_arch(&c.architecture(), c.has_noise_map()).unwrap();
             assert_eq!(
                 serde_json::to_value(&back).unwrap(),
                 serde_json::to_value(&c).unwrap()

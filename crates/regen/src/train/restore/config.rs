@@ -157,6 +157,11 @@ impl RestoreTrainConfig {
 
     /// Checks the values before any work starts.
     pub fn validate(&self) -> Result<()> {
+        if self.task == Task::Upscale {
+            return Err(Error::arg(
+                "--task upscale: regen does not train upscalers yet (the downscaling damage comes with the upscaling issue); it runs published ones: regen restore --model FILE",
+            ));
+        }
         if self.corruption.task() != self.task {
             return Err(Error::arg(format!(
                 "--task {} cannot be trained on {} damage ({:?})",

@@ -46,13 +46,41 @@ pub fn train_restore(
     quiet: bool,
 ) -> Result<TrainSummary> {
     let mut cfg = cfg.clone();
+    // A published network (FFDNet, ESRGAN, ...) named by --init is fine-tuned as its file
+    // has it: its channels and noise level map decide the run's.
+    let published = match &cfg.init {
+        Some(spec) => published_init(spec)?,
+        None => None,
+    };
+    if let Some((_, card, _)) = &published {
+        cfg.model.out_channels = card.descriptor.out_channels;
+        cfg.model.noise_map = Some(card.descriptor.takes_sigma());
+    }
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
     // the blurred image and its Wiener estimate; denoisers may see a noise level map too.
     let channels = cfg.model.image_channels();
     cfg.model.in_channels = cfg.input_planes().len();
     let cfg = &cfg;
     cfg.validate()?;
-    let descriptor = cfg.descriptor()?;
+    let descriptor = match &published {
+        Some((path, card, _)) => {
+            let d = card.descriptor.clone();
+            if d.task != Some(cfg.task) || d.inputs != cfg.input_planes() {
+                return Err(Error::checkpoint(
+                    path,
+                    format!(
+                        "--init: a {} model taking {:?} cannot be trained for --task {} on {:?}",
+                        d.task.unwrap_or_default(),
+                        d.inputs,
+                        cfg.task,
+                        cfg.input_planes()
+                    ),
+                ));
+            }
+            d
+        }
+        None => cfg.descriptor()?,
+    };
     let mut run = RunDir::open(out, resume)?;
     let all = load_images(&cfg.data, channels)?;
     let all: Vec<Image> = all
@@ -82,14 +110,23 @@ pub fn train_restore(
 
     let device = crate::device::train_device();
     device.seed(cfg.seed);
-    let mut model: RestoreNet = cfg.model.init(&device);
+    let mut model: RestoreNet = match descriptor.restore_arch() {
+        Some(arch) if published.is_some() => arch.init(&device),
+        _ => cfg.model.init(&device),
+    };
     let (mut optim, state) = if resume {
         run.load_latest(&mut model, run::optimizer(cfg.optimizer, cfg.momentum))?
     } else {
         (run::optimizer(cfg.optimizer, cfg.momentum), None)
     };
-    if let (Some(spec), None) = (&cfg.init, &state) {
-        model = init_from(spec, &cfg.model, &cfg.input_planes(), model)?;
+    match (&cfg.init, &state, published) {
+        (_, Some(_), _) | (None, None, _) => {}
+        (Some(_), None, Some((path, _, bytes))) => {
+            checkpoint::load_weights(&path, bytes, &mut model)?;
+        }
+        (Some(spec), None, None) => {
+            model = init_from(spec, &cfg.model, &cfg.input_planes(), model)?;
+        }
     }
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
@@ -231,6 +268,20 @@ fn batch_loss(
     (pred - y).square().mean()
 }
 
+/// The model `spec` names when its architecture is a published one that training options
+/// cannot describe (FFDNet, DRUNet, ESRGAN, Compact, FDnCNN): its path, card and checkpoint
+/// bytes. `None` for regen's own architectures, which [`init_from`] loads.
+fn published_init(spec: &str) -> Result<Option<(PathBuf, ModelCard, Vec<u8>)>> {
+    let (path, bytes) = crate::shipped::resolve(spec)?;
+    let card = checkpoint::read_card(&path, &bytes)?;
+    checkpoint::check_card(&path, &card, Family::Restore)?;
+    let d = &card.descriptor;
+    let arch = d.restore_arch().expect("a restorer's network (checked)");
+    Ok(RestoreConfig::from_arch(arch, d.takes_sigma())
+        .is_none()
+        .then_some((path, card, bytes)))
+}
+
 /// Loads the weights of `spec` into `model`, refusing a model of another family or network
 /// config (its tensors would not fit, or would mean something else). The planes at the two
 /// ends may differ: a network with fewer input planes (a denoiser to start an inpainter
@@ -253,7 +304,8 @@ fn init_from(
     checkpoint::check_card(&path, &card, Family::Restore)?;
     let d = &card.descriptor;
     let arch = d.restore_arch().expect("a restorer's network (checked)");
-    let theirs = RestoreConfig::from_arch(arch, d.takes_sigma());
+    let theirs = RestoreConfig::from_arch(arch, d.takes_sigma())
+        .ok_or_else(|| Error::internal("a published network is trained whole (published_init)"))?;
     let deeper = theirs.arch == Arch::EncDec
         && want.arch == Arch::EncDec
         && theirs.skips
@@ -576,7 +628,7 @@ mod task_tests {
     /// A loaded model's network, as training options.
     fn options(r: &Restorer) -> RestoreConfig {
         let arch = r.descriptor().restore_arch().expect("a restorer");
-        RestoreConfig::from_arch(arch, r.takes_sigma())
+        RestoreConfig::from_arch(arch, r.takes_sigma()).unwrap()
     }
 
     /// Seeded uniform images `[2, 1, 32, 32]`.
