@@ -59,6 +59,18 @@ pub enum Command {
     /// What model files are.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Write a regen model in the key layout spandrel and chaiNNer load (DnCNN, FDnCNN,
+    /// Compact).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A regen checkpoint (or shipped model) of an architecture spandrel shares.
+    pub model: String,
+    /// The `.safetensors` file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,7 +82,8 @@ pub enum ModelsCommand {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A shipped model name (e.g. `denoise`) or a `.safetensors` checkpoint.
+    /// A shipped model name (e.g. `denoise`), a regen checkpoint, or published weights
+    /// (`.pth`, `.pt`, `.ckpt`, `.safetensors`, ncnn `.param`).
     pub model: String,
     #[command(flatten)]
     pub json: Json,
@@ -104,20 +117,24 @@ pub struct ServeArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// A shipped model name (e.g. `denoise`) or a `.safetensors` checkpoint.
+    /// A shipped model name (e.g. `denoise`), a regen `.safetensors` checkpoint, or
+    /// published weights: a PyTorch `.pth`/`.pt`/`.ckpt`, a `.safetensors` in PyTorch's key
+    /// layout, or an ncnn `.param` (its `.bin` beside it). ESRGAN, Compact, DnCNN, FDnCNN,
+    /// FFDNet and DRUNet are recognised; an upscaler writes the larger image.
     #[arg(long)]
     pub model: Option<String>,
-    /// The task (denoise, inpaint, deblur), used to pick the shipped default when --model
-    /// is not given.
-    #[arg(long, default_value_t = Task::Denoise)]
-    pub task: Task,
+    /// The task (denoise, inpaint, deblur, upscale): picks the shipped default when --model
+    /// is not given (default: denoise), and is checked against the model's when it is.
+    #[arg(long)]
+    pub task: Option<Task>,
     /// Inpainting: the mask (white = missing), one file for every input or a folder of
     /// masks with the inputs' names.
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// Tile side in pixels; large images are processed tile by tile.
-    #[arg(long, default_value_t = 256)]
-    pub tile: usize,
+    /// Tile side in input pixels; large images are processed tile by tile (default 256, or
+    /// 128 for an upscaler, whose features are larger).
+    #[arg(long)]
+    pub tile: Option<usize>,
     /// Context pixels around each tile (default: the model's receptive radius, at most 40);
     /// a tile's result equals the whole image's when this covers the receptive radius.
     #[arg(long)]

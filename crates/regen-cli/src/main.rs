@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             Command::Eval(EvalCommand::Augment(a)) => commands::eval::augment(a),
             Command::Eval(EvalCommand::Noise(a)) => commands::eval::noise(a),
             Command::Models(ModelsCommand::Inspect(a)) => commands::models::inspect(a),
+            Command::Export(a) => commands::models::export(a),
             Command::Serve(_) => unreachable!("served outside the pool"),
         }),
     });

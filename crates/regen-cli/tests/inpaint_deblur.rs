@@ -226,7 +226,7 @@ fn deblurring_runs_and_a_zero_length_motion_blur_changes_nothing() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_user_error(&o, "is a deblur model, not inpaint");
+    assert_user_error(&o, "its task is deblur, not inpaint");
 }
 
 /// A non-blind deblurrer is told the blur (`--blur-sigma`, or `--length` and `--angle`),

@@ -108,7 +108,7 @@ async fn models(State(app): State<App>) -> Response {
     json(&serde_json::json!({
         "restore": pick(true),
         "generate": pick(false),
-        "tasks": crate::models::tasks(),
+        "tasks": crate::models::tasks(&app.models),
         "max_upload": app.guard.max_upload,
         "max_pixels": regen::data::max_pixels(),
     }))

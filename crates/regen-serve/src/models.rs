@@ -43,6 +43,9 @@ pub struct Entry {
     pub spec: String,
 }
 
+/// The file extensions `--models DIR` offers: regen checkpoints and published weights.
+const MODEL_EXTENSIONS: [&str; 5] = ["safetensors", "pth", "pt", "ckpt", "param"];
+
 /// What a request wants a model for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
@@ -59,8 +62,10 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// The shipped models and those in `dir` (each `.safetensors` file there; one that is
-    /// not a regen restoration, VAE or GAN checkpoint is an error naming it).
+    /// The shipped models and those in `dir`: each regen `.safetensors` checkpoint there and
+    /// each published model file (`.pth`, `.pt`, `.ckpt`, a `.safetensors` in PyTorch's
+    /// layout, an ncnn `.param`); one that is neither a restoration, VAE or GAN model nor
+    /// a published model regen recognises is an error naming it.
     pub fn read(dir: Option<&Path>) -> Result<Catalogue> {
         let mut entries: Vec<Entry> = regen::shipped::SHIPPED
             .iter()
@@ -73,11 +78,15 @@ impl Catalogue {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| Error::io(dir, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "safetensors") && p.is_file())
+                .filter(|p| {
+                    let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+                    MODEL_EXTENSIONS.contains(&ext) && p.is_file()
+                })
                 .collect();
             files.sort();
             for path in files {
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                // resolve() turns published weights into a regen checkpoint.
+                let (_, bytes) = regen::shipped::resolve(&path.to_string_lossy())?;
                 let card = checkpoint::read_card(&path, &bytes)?;
                 let family = card.family();
                 if family != Family::Restore && !family.generates() {
@@ -123,22 +132,25 @@ pub struct TaskEntry {
     pub mask: bool,
 }
 
-/// The restoration tasks, each described by its shipped default.
-pub fn tasks() -> Vec<TaskEntry> {
+/// The restoration tasks some model on offer does, each described by its shipped default
+/// (or, for a task no shipped model does, such as upscaling, the first model that does it).
+pub fn tasks(catalogue: &Catalogue) -> Vec<TaskEntry> {
     Task::ALL
         .iter()
-        .map(|&task| {
+        .filter_map(|&task| {
+            let first = catalogue.entries.iter().find(|e| e.task == Some(task))?;
             let d = regen::shipped::default_for(task).map(|m| m.card().descriptor);
-            TaskEntry {
+            Some(TaskEntry {
                 name: task,
                 label: match task {
                     Task::Denoise => "Denoise",
                     Task::Inpaint => "Inpaint (paint what to remove)",
                     Task::Deblur => "Deblur",
+                    Task::Upscale => "Upscale",
                 },
-                noise_level: d.as_ref().is_some_and(|d| d.takes_sigma()),
-                mask: d.as_ref().is_some_and(|d| d.takes_mask()),
-            }
+                noise_level: d.as_ref().map_or(first.noise_level, |d| d.takes_sigma()),
+                mask: d.as_ref().map_or(first.mask, |d| d.takes_mask()),
+            })
         })
         .collect()
 }

@@ -145,10 +145,16 @@ impl Inspection {
         } else {
             ""
         };
-        out.push((
-            "trained",
-            format!("{} steps, regen {}{old}", self.card.step, self.card.version),
-        ));
+        let note = |k: &str| self.card.notes.get(k).and_then(|v| v.as_str());
+        if let (Some(format), Some(detected)) = (note("format"), note("detected")) {
+            // A published model, made a regen checkpoint on reading.
+            out.push(("published", format!("{format} file: {detected}")));
+        } else {
+            out.push((
+                "trained",
+                format!("{} steps, regen {}{old}", self.card.step, self.card.version),
+            ));
+        }
         out
     }
 }

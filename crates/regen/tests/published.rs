@@ -120,3 +120,44 @@ fn dncnn_fdncnn_ffdnet_drunet() {
     check("drunet-gray", "pth", "DRUNet: 2 blocks");
     check("drunet-color", "safetensors", "DRUNet: 3 blocks");
 }
+
+/// `regen export` of a DnCNN regen trained writes KAIR's keys; spandrel loads that file
+/// (make.py) and computes what regen computes from its own checkpoint.
+#[test]
+fn exported_dncnn_runs_in_spandrel_as_in_regen() {
+    let path = fixtures().join("regen-dncnn.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let card = read_card(&path, &bytes).unwrap();
+    let tensors = published::export::to_spandrel(&path, &card, &bytes).unwrap();
+    let committed = published::read_safetensors(
+        &std::fs::read(fixtures().join("regen-dncnn-exported.safetensors")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tensors.len(), committed.len());
+    for (k, w) in &tensors {
+        assert_eq!(Some(w), committed.get(k), "{k}");
+    }
+    let mut net = card
+        .descriptor
+        .restore_arch()
+        .unwrap()
+        .init(&regen::device::device());
+    checkpoint::load_weights(&path, bytes, &mut net).unwrap();
+    let expected = published::read_safetensors(
+        &std::fs::read(fixtures().join("expected.safetensors")).unwrap(),
+    )
+    .unwrap();
+    let y = expected.get("regen-dncnn.y").unwrap();
+    let got: Vec<f32> = net
+        .forward(tensor(expected.get("regen-dncnn.x").unwrap()))
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let diff = got
+        .iter()
+        .zip(&y.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!("regen-dncnn exported: max |regen - spandrel| = {diff:.2e}");
+    assert!(diff <= 1e-4, "{diff}");
+}

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::InspectArgs;
+use crate::args::{ExportArgs, InspectArgs};
 
 pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
     let i = regen::inspect::inspect(&a.model)?;
@@ -17,5 +17,21 @@ pub fn inspect(a: InspectArgs) -> Result<ExitCode> {
             println!("{k:<w$}  {v}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regen export MODEL -o FILE.safetensors`.
+pub fn export(a: ExportArgs) -> Result<ExitCode> {
+    let (path, bytes) = regen::shipped::resolve(&a.model)?;
+    let card = regen::checkpoint::read_card(&path, &bytes)?;
+    let n = regen::published::export::export(&path, &card, &bytes, &a.output)?;
+    println!(
+        "wrote {} ({n} tensors, {} in spandrel's key layout)",
+        a.output.display(),
+        card.descriptor
+            .restore_arch()
+            .map(|r| r.name())
+            .unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -10,13 +10,17 @@ use regen::{Error, batch};
 use crate::args::RestoreArgs;
 
 pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
-    if a.tile < 16 {
-        return Err(Error::arg(format!("--tile {}: must be at least 16", a.tile)).into());
+    if let Some(t) = a.tile
+        && t < 16
+    {
+        return Err(Error::arg(format!("--tile {t}: must be at least 16")).into());
     }
     let kernel = regen::corrupt::blur::known_kernel(a.blur, a.blur_sigma, a.length, a.angle)?;
     let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel.is_some())?;
-    regen::restore::check_mask(a.task, a.mask.as_deref())?;
-    model.tile = a.tile;
+    regen::restore::check_mask(model.task(), a.mask.as_deref())?;
+    if let Some(t) = a.tile {
+        model.tile = t;
+    }
     model.ensemble = a.ensemble;
     if let Some(m) = a.margin {
         model.margin = m;

@@ -179,9 +179,9 @@ fn richardson_lucy_row(
 /// for deblurring without a named model, the shipped non-blind deblurrer beside the blind
 /// one. Each is given the true kernel of each image by [`eval_restore`].
 pub fn models_for(model: Option<&str>, task: Task, ensemble: bool) -> Result<Vec<Restorer>> {
-    let mut models = vec![Restorer::load_for(model, task)?];
+    let mut models = vec![Restorer::load_for(model, Some(task))?];
     if task == Task::Deblur && model.is_none() {
-        models.push(Restorer::load_for(Some(NON_BLIND_DEBLURRER), task)?);
+        models.push(Restorer::load_for(Some(NON_BLIND_DEBLURRER), Some(task))?);
     }
     for m in &mut models {
         m.ensemble = ensemble;

@@ -70,13 +70,15 @@ impl Restorer {
         Restorer::from_bytes(Path::new(m.name), m.bytes.to_vec())
     }
 
-    /// `model` (a shipped name or a path), or the shipped default for `task` (for
-    /// denoising, the gray model with the colour one beside it for colour images); a model
-    /// of another task is refused, naming it.
-    pub fn load_for(model: Option<&str>, task: Task) -> Result<Restorer> {
+    /// `model` (a shipped name or a path, published weights included), or the shipped
+    /// default for `task` (for denoising, the gray model with the colour one beside it for
+    /// colour images); a model of another task than the one given is refused, naming it.
+    /// Without a task, a model does its own task, and the default denoises.
+    pub fn load_for(model: Option<&str>, task: Option<Task>) -> Result<Restorer> {
         let r = match model {
             Some(m) => Restorer::load(m)?,
             None => {
+                let task = task.unwrap_or_default();
                 let mut r = Restorer::shipped_default(task)?;
                 if task == Task::Denoise && shipped::find(COLOR_DENOISER).is_some() {
                     r.color = Some(Box::new(Restorer::load(COLOR_DENOISER)?));
@@ -84,9 +86,11 @@ impl Restorer {
                 r
             }
         };
-        if r.task() != task {
+        if let Some(task) = task
+            && r.task() != task
+        {
             return Err(Error::arg(format!(
-                "--model {}: is a {} model, not {task}",
+                "--model {}: its task is {}, not {task}",
                 model.unwrap_or("default"),
                 r.task()
             )));
@@ -98,12 +102,16 @@ impl Restorer {
     /// default, which for a known blur (`known_blur`) is the non-blind deblurrer. A model
     /// of another task, a non-blind deblurrer without a kernel and a blind one with a kernel
     /// are refused, naming the model.
-    pub fn for_task(model: Option<&str>, task: Task, known_blur: bool) -> Result<Restorer> {
-        if known_blur && task != Task::Deblur {
+    pub fn for_task(model: Option<&str>, task: Option<Task>, known_blur: bool) -> Result<Restorer> {
+        if let Some(task) = task
+            && known_blur
+            && task != Task::Deblur
+        {
             return Err(Error::arg(format!(
                 "--blur, --blur-sigma and --length are for --task deblur, not {task}"
             )));
         }
+        let task = task.or(known_blur.then_some(Task::Deblur));
         let spec = model.or(known_blur.then_some(NON_BLIND_DEBLURRER));
         let r = Restorer::load_for(spec, task)?;
         let name = spec.unwrap_or("default");
@@ -137,8 +145,10 @@ impl Restorer {
         Restorer {
             net,
             margin: card.descriptor.margin(),
+            // An upscaler's features are s^2 times larger per input pixel: smaller tiles
+            // keep them to a few hundred megabytes (RRDBNet x4).
+            tile: if card.descriptor.scale > 1 { 128 } else { 256 },
             card,
-            tile: 256,
             ensemble: false,
             color: None,
         }
