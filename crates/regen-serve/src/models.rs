@@ -130,6 +130,8 @@ pub struct TaskEntry {
     pub noise_level: bool,
     /// Whether its default model takes a mask.
     pub mask: bool,
+    /// Whether a shipped model is its default (upscaling has none: a model must be named).
+    pub default: bool,
 }
 
 /// The restoration tasks some model on offer does, each described by its shipped default
@@ -150,6 +152,7 @@ pub fn tasks(catalogue: &Catalogue) -> Vec<TaskEntry> {
                 },
                 noise_level: d.as_ref().map_or(first.noise_level, |d| d.takes_sigma()),
                 mask: d.as_ref().map_or(first.mask, |d| d.takes_mask()),
+                default: d.is_some(),
             })
         })
         .collect()
