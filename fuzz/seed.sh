@@ -6,7 +6,7 @@ set -euo pipefail
 F=crates/regen/tests/fixtures
 C=fuzz/corpus
 R=target/release/regen
-mkdir -p $C/image $C/idx $C/checkpoint $C/config
+mkdir -p $C/image $C/idx $C/checkpoint $C/config $C/pth $C/ncnn
 cp $F/odd/* $C/image/
 # Small images of each kind, quick to decode: PNGs written here, the other formats by regen.
 python3 - "$C/image" <<'PY'
@@ -40,4 +40,21 @@ cp "$tmp/r/model.safetensors" $C/checkpoint/restore-tiny.safetensors
 cp "$tmp/v/model.safetensors" $C/checkpoint/vae-tiny.safetensors
 cp "$tmp/r/config.toml" $C/config/restore.toml
 cp "$tmp/v/config.toml" $C/config/vae.toml
+# Published weights: the small PyTorch and safetensors fixtures (the ESRGAN ones, 400 kB
+# each, would slow every run), the hostile pickles, and an ncnn Compact graph with its
+# weights after a zero byte (regen::fuzz::ncnn).
+P=$F/published
+cp $P/compact-*.pth $P/compact-*.safetensors $P/dncnn-*.* $P/fdncnn-gray.pth \
+  $P/ffdnet-kair-*.* $P/drunet-gray.pth $P/evil*.pth $C/pth/
+python3 - "$C/ncnn" <<'PY'
+import math, struct, sys
+param = (b"7767517\n5 5\nInput in 0 1 data\nConvolution c0 1 1 data a 0=4 1=3 4=1 5=1 6=108\n"
+         b"PReLU p0 1 1 a b 0=4\nConvolution c1 1 1 b c 0=12 1=3 4=1 5=1 6=144\n"
+         b"PixelShuffle ps 1 1 c output 0=2\n")
+vals = lambda n: b"".join(struct.pack("<f", math.sin(i * 0.37) * 0.1) for i in range(n))
+tag = struct.pack("<I", 0)
+fp16 = struct.pack("<I", 0x01306B47) + b"".join(struct.pack("<e", math.cos(i)) for i in range(144))
+open(f"{sys.argv[1]}/compact.bin", "wb").write(param + b"\0" + tag + vals(108) + vals(4) + vals(4) + tag + vals(144) + vals(12))
+open(f"{sys.argv[1]}/compact-fp16.bin", "wb").write(param + b"\0" + tag + vals(108) + vals(4) + vals(4) + fp16 + vals(12))
+PY
 ls $C/* | wc -l

@@ -2,6 +2,8 @@
 //! fuzzers and the stable-Rust replay of their findings (`tests/fuzz_replay.rs`) run the very
 //! same code: any input gives a value or an error, never a panic, a hang or a runaway
 //! allocation.
+//!
+//! `pth` and `ncnn` take published model files (`crate::published`).
 
 use std::path::Path;
 
@@ -49,5 +51,30 @@ pub fn config(data: &[u8]) {
     }
     if let Ok(c) = toml::from_str::<GanTrainConfig>(text) {
         let _ = c.validate();
+    }
+}
+
+/// Bytes as a published PyTorch checkpoint (zip or legacy pickle) and as a safetensors
+/// file: read without running code, detected; what is detected describes itself
+/// consistently.
+pub fn pth(data: &[u8]) {
+    if let Ok(sd) = crate::published::torch::read(data)
+        && let Ok(m) = crate::published::detect::detect(sd, crate::published::Format::Torch)
+    {
+        assert_eq!(m.descriptor.check(), Ok(()));
+    }
+    if let Ok(sd) = crate::published::read_safetensors(data) {
+        let _ = crate::published::detect::detect(sd, crate::published::Format::Safetensors);
+    }
+}
+
+/// Bytes as an ncnn model: the `.param` text, a zero byte, then the `.bin` (all text when
+/// there is no zero byte).
+pub fn ncnn(data: &[u8]) {
+    let cut = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let text = String::from_utf8_lossy(&data[..cut]);
+    let bin = data.get(cut + 1..).unwrap_or(&[]);
+    if let Ok(m) = crate::published::ncnn::from_parts(&text, bin) {
+        assert_eq!(m.descriptor.check(), Ok(()));
     }
 }

@@ -103,6 +103,16 @@ fn compact_at_each_scale() {
 }
 
 #[test]
+fn span_with_and_without_its_input_normalisation() {
+    check(
+        "span-x2-no-norm",
+        "safetensors",
+        "SPAN: x2, 8 features, no input normalisation",
+    );
+    check("span-x4", "pth", "SPAN: x4, 8 features");
+}
+
+#[test]
 fn dncnn_fdncnn_ffdnet_drunet() {
     check("dncnn-gray", "pth", "DnCNN (KAIR layout): 8 layers");
     check(

@@ -14,6 +14,7 @@ use super::encdec::{EncDec, EncDecConfig};
 use super::esrgan::{Esrgan, EsrganConfig};
 use super::fdncnn::FdnCnnConfig;
 use super::ffdnet::{FfdNet, FfdNetConfig};
+use super::span::{Span, SpanConfig};
 use crate::engine::nn::{Conv2d, Conv2dConfig};
 
 /// A restoration architecture, implemented by its config.
@@ -171,6 +172,8 @@ registry! {
     Esrgan(EsrganConfig, Esrgan);
     /// Compact, SRVGGNetCompact (`compact.rs`).
     Compact(CompactConfig, Compact);
+    /// SPAN (`span.rs`).
+    Span(SpanConfig, Span);
 }
 
 impl RestoreArch {

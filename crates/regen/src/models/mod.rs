@@ -15,6 +15,7 @@ pub mod fdncnn;
 pub mod ffdnet;
 pub mod gan;
 pub mod restore;
+pub mod span;
 pub mod vae;
 
 pub use arch::{Architecture, RestoreArch, RestoreNet};
@@ -29,4 +30,5 @@ pub use fdncnn::FdnCnnConfig;
 pub use ffdnet::{FfdNet, FfdNetConfig, FfdNetLayout};
 pub use gan::{GanConfig, GanDiscriminator, GanGenerator};
 pub use restore::{Arch, RestoreConfig};
+pub use span::{Span, SpanConfig};
 pub use vae::{Likelihood, Vae, VaeConfig, VaeOutput, vae_loss};

@@ -8,7 +8,7 @@ use super::{Format, Imported, StateDict, Weight};
 use crate::corrupt::Task;
 use crate::models::{
     CompactConfig, Descriptor, DnCnnConfig, DrUnetConfig, EsrganConfig, FdnCnnConfig, FfdNetConfig,
-    FfdNetLayout, RestoreArch,
+    FfdNetLayout, RestoreArch, SpanConfig,
 };
 use crate::planes::{self, Plane};
 
@@ -35,6 +35,8 @@ pub fn detect(mut sd: StateDict, format: Format) -> Res<Imported> {
         esrgan(&mut out, &BSRGAN)?
     } else if sd.has("body.0.weight") && sd.has("body.1.weight") {
         compact(&mut out)?
+    } else if sd.has("conv_1.sk.weight") && sd.has("block_1.c1_r.sk.weight") {
+        span(&mut out)?
     } else if sd.has("m_head.weight") && sd.has("m_down1.0.res.0.weight") {
         drunet(&mut out)?
     } else if sd.has("intermediate_dncnn.itermediate_dncnn.0.weight") {
@@ -366,6 +368,105 @@ fn compact(o: &mut Builder) -> Res<(RestoreArch, Task, String)> {
         Task::Denoise
     };
     Ok((RestoreArch::Compact(cfg), task, detected))
+}
+
+/// SPAN's re-parameterised convolution under `prefix` (a 1x1 shortcut `sk` beside a 1x1,
+/// a 3x3 and a 1x1 in a row, `conv.0-2`) folded into the one 3x3 convolution it computes at
+/// inference: `W = w3 w2 w1` (plus the shortcut at the centre tap), `B = w3 (sum(w2) b1 +
+/// b2) + b3 + b_sk`.
+fn conv3xc(o: &Builder, prefix: &str) -> Res<(Weight, Vec<f32>)> {
+    let g = |k: &str| o.get(&format!("{prefix}.{k}"));
+    let (w1, b1) = (g("conv.0.weight")?, g("conv.0.bias")?);
+    let (w2, b2) = (g("conv.1.weight")?, g("conv.1.bias")?);
+    let (w3, b3) = (g("conv.2.weight")?, g("conv.2.bias")?);
+    let (wsk, bsk) = (g("sk.weight")?, g("sk.bias")?);
+    let (gi, ci) = (w1.shape[0], w1.shape.get(1).copied().unwrap_or(0));
+    let go = w2.shape[0];
+    let co = w3.shape[0];
+    let ok = w1.shape == [gi, ci, 1, 1]
+        && w2.shape == [go, gi, 3, 3]
+        && w3.shape == [co, go, 1, 1]
+        && wsk.shape == [co, ci, 1, 1]
+        && [b1.data.len(), b2.data.len(), b3.data.len(), bsk.data.len()] == [gi, go, co, co];
+    if !ok {
+        return Err(format!("{prefix}: not SPAN's 1x1-3x3-1x1 convolution"));
+    }
+    // w21[G, i, k] = sum_g w2[G, g, k] w1[g, i]
+    let mut w21 = vec![0f32; go * ci * 9];
+    for gg in 0..go {
+        for g1 in 0..gi {
+            for i in 0..ci {
+                let a = w1.data[g1 * ci + i];
+                for k in 0..9 {
+                    w21[(gg * ci + i) * 9 + k] += w2.data[(gg * gi + g1) * 9 + k] * a;
+                }
+            }
+        }
+    }
+    let mut w = vec![0f32; co * ci * 9];
+    let mut b = vec![0f32; co];
+    for oo in 0..co {
+        for gg in 0..go {
+            let a = w3.data[oo * go + gg];
+            for j in 0..ci * 9 {
+                w[oo * ci * 9 + j] += a * w21[gg * ci * 9 + j];
+            }
+            let mid: f32 = b2.data[gg]
+                + (0..gi)
+                    .map(|g1| {
+                        (0..9).map(|k| w2.data[(gg * gi + g1) * 9 + k]).sum::<f32>() * b1.data[g1]
+                    })
+                    .sum::<f32>();
+            b[oo] += a * mid;
+        }
+        b[oo] += b3.data[oo] + bsk.data[oo];
+        for i in 0..ci {
+            w[(oo * ci + i) * 9 + 4] += wsk.data[oo * ci + i];
+        }
+    }
+    Ok((Weight::new(vec![co, ci, 3, 3], w), b))
+}
+
+fn span(o: &mut Builder) -> Res<(RestoreArch, Task, String)> {
+    let (features, cin) = (
+        o.shape("conv_1.sk.weight", 0)?,
+        o.shape("conv_1.sk.weight", 1)?,
+    );
+    let up = o.shape("upsampler.0.weight", 0)?;
+    let scale = (1..=8)
+        .find(|s| s * s * cin == up)
+        .ok_or_else(|| format!("{up} output planes fit no scale of {cin} channels"))?;
+    let mut folded = vec![("Span.first".to_string(), conv3xc(o, "conv_1")?)];
+    for b in 0..6 {
+        for c in 1..=3 {
+            let from = format!("block_{}.c{c}_r", b + 1);
+            folded.push((format!("Span.blocks.{b}.c{c}"), conv3xc(o, &from)?));
+        }
+    }
+    folded.push(("Span.last".to_string(), conv3xc(o, "conv_2")?));
+    for (to, (w, b)) in folded {
+        let n = b.len();
+        o.weights.push((format!("{to}.weight"), w));
+        o.weights
+            .push((format!("{to}.bias"), Weight::new(vec![n], b)));
+    }
+    o.conv("Span.cat", "conv_cat", true)?;
+    o.conv("Span.up", "upsampler.0", true)?;
+    let norm = !o.sd.has("no_norm");
+    let cfg = SpanConfig::new(cin, cin)
+        .with_features(features)
+        .with_scale(scale)
+        .with_norm(norm);
+    let detected = format!(
+        "SPAN: x{scale}, {features} features{}",
+        if norm { "" } else { ", no input normalisation" }
+    );
+    let task = if scale > 1 {
+        Task::Upscale
+    } else {
+        Task::Denoise
+    };
+    Ok((RestoreArch::Span(cfg), task, detected))
 }
 
 fn drunet(o: &mut Builder) -> Res<(RestoreArch, Task, String)> {
