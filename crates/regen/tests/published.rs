@@ -35,6 +35,13 @@ fn run(case: &str, ext: &str) -> (String, RestoreArch, f32, f32) {
     let arch = card.descriptor.restore_arch().unwrap().clone();
     let mut net = arch.init(&regen::device::device());
     checkpoint::load_weights(&path, ckpt, &mut net).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let (diff, peak) = against_expected(&net, case);
+    (imported.detected, arch, diff, peak)
+}
+
+/// The largest difference between `net`'s output on `{case}.x` and `{case}.y` of
+/// `expected.safetensors`, and the largest expected value.
+fn against_expected(net: &regen::models::RestoreNet, case: &str) -> (f32, f32) {
     let expected = published::read_safetensors(
         &std::fs::read(fixtures().join("expected.safetensors")).unwrap(),
     )
@@ -49,8 +56,7 @@ fn run(case: &str, ext: &str) -> (String, RestoreArch, f32, f32) {
         .zip(&y.data)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
-    let peak = y.data.iter().fold(0f32, |m, v| m.max(v.abs()));
-    (imported.detected, arch, diff, peak)
+    (diff, y.data.iter().fold(0f32, |m, v| m.max(v.abs())))
 }
 
 fn check(case: &str, ext: &str, want: &str) {
@@ -153,21 +159,7 @@ fn exported_dncnn_runs_in_spandrel_as_in_regen() {
         .unwrap()
         .init(&regen::device::device());
     checkpoint::load_weights(&path, bytes, &mut net).unwrap();
-    let expected = published::read_safetensors(
-        &std::fs::read(fixtures().join("expected.safetensors")).unwrap(),
-    )
-    .unwrap();
-    let y = expected.get("regen-dncnn.y").unwrap();
-    let got: Vec<f32> = net
-        .forward(tensor(expected.get("regen-dncnn.x").unwrap()))
-        .into_data()
-        .try_to_vec()
-        .unwrap();
-    let diff = got
-        .iter()
-        .zip(&y.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let (diff, _) = against_expected(&net, "regen-dncnn");
     println!("regen-dncnn exported: max |regen - spandrel| = {diff:.2e}");
     assert!(diff <= 1e-4, "{diff}");
 }
