@@ -163,3 +163,32 @@ fn exported_dncnn_runs_in_spandrel_as_in_regen() {
     println!("regen-dncnn exported: max |regen - spandrel| = {diff:.2e}");
     assert!(diff <= 1e-4, "{diff}");
 }
+
+/// Tiles cut on the network's grid: FFDNet folds 2x2 blocks, so a tile whose context began
+/// on an odd row would compute something else. Small tiles give the whole image's result.
+#[test]
+fn tiles_of_a_folding_network_equal_the_whole_image() {
+    let path = fixtures().join("ffdnet-kair-color.pth");
+    let mut r = regen::restore::Restorer::load(path.to_str().unwrap()).unwrap();
+    assert_eq!(r.margin, 9, "the receptive radius of 4 half-size layers");
+    let (h, w) = (70, 90);
+    let mut img = regen::data::Image::zeros(3, h, w);
+    for (i, v) in img.data.iter_mut().enumerate() {
+        *v = 0.5 + 0.4 * ((i as f32) * 0.37).sin();
+    }
+    let cond = regen::restore::Condition {
+        sigma: Some(25.0),
+        ..Default::default()
+    };
+    r.tile = 512;
+    let whole = r.restore(&img, &cond);
+    r.tile = 17;
+    let tiled = r.restore(&img, &cond);
+    let diff = whole
+        .data
+        .iter()
+        .zip(&tiled.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-5, "tiles differ from the whole image by {diff}");
+}

@@ -256,6 +256,9 @@ fn esrgan(o: &mut Builder, k: &EsrganKeys) -> Res<(RestoreArch, Task, String)> {
         .take_while(|&b| o.sd.has(&w(&(k.dense)(b, 1, 1))))
         .count();
     let ups = (1..).take_while(|&u| o.sd.has(&w(&(k.up)(u)))).count();
+    if ups > 4 {
+        return Err(format!("an RRDBNet of {ups} upsamplings (x16 at most)"));
+    }
     if k.name == "ESRGAN keys" && o.sd.keys().any(|k| k.contains(".conv1x1.")) {
         return Err("ESRGAN+ (its dense blocks have 1x1 convolutions) is not supported".into());
     }

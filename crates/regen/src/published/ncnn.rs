@@ -189,7 +189,12 @@ pub fn read_weights(layers: &[Layer], bin: &[u8]) -> Res<Vec<Weighted>> {
                 let (kh, size) = (l.int(11, k), l.int(6, 0));
                 let (stride, dil) = (l.int(3, 1), l.int(2, 1));
                 let pad = l.int(4, 0);
-                let ok = o > 0 && k > 0 && kh == k && stride == 1 && dil == 1 && pad == k / 2;
+                let ok = (1..=65_536).contains(&o)
+                    && (1..=15).contains(&k)
+                    && kh == k
+                    && stride == 1
+                    && dil == 1
+                    && pad == k / 2;
                 if !ok || l.int(8, 0) != 0 || l.int(19, 0) != 0 {
                     return Err(format!(
                         "ncnn layer {}: a convolution regen does not run (stride, dilation, padding or int8)",
@@ -345,6 +350,11 @@ fn compact(w: &[Weighted], shuffle: Option<&Layer>) -> Res<Mapped> {
 }
 
 fn esrgan(w: &[Weighted], ups: usize) -> Res<Mapped> {
+    if ups > 4 {
+        return Err(format!(
+            "an ncnn graph of {ups} upsamplings is no RRDBNet (x16 at most)"
+        ));
+    }
     let convs: Vec<&Conv> = w
         .iter()
         .map(|x| match x {

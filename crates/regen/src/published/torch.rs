@@ -263,14 +263,19 @@ fn zip_entries(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
     // sits 20 bytes before the end record.
     if eocd >= 20 && bytes[eocd - 20..eocd - 16] == [0x50, 0x4b, 0x06, 0x07] {
         let rec = u64_at(bytes, eocd - 12)?;
-        let rec = usize::try_from(rec).map_err(|_| "a bad zip64 record")?;
+        let rec = usize::try_from(rec)
+            .ok()
+            .filter(|&r| r <= bytes.len())
+            .ok_or("a bad zip64 record")?;
         if bytes.get(rec..rec + 4) != Some(&[0x50, 0x4b, 0x06, 0x06]) {
             return Err("a bad zip64 record".into());
         }
         count = usize::try_from(u64_at(bytes, rec + 32)?).map_err(|_| "bad count")?;
         at = usize::try_from(u64_at(bytes, rec + 48)?).map_err(|_| "bad offset")?;
     }
-    if count > bytes.len() / 46 {
+    // Every offset and size read from the file is checked against its length, so that the
+    // sums below (an offset plus a few 16-bit lengths) cannot overflow.
+    if count > bytes.len() / 46 || at > bytes.len() {
         return Err("a zip directory larger than the file".into());
     }
     let mut out = Vec::with_capacity(count);
@@ -315,6 +320,9 @@ fn zip_entries(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
                 i += 4 + len;
             }
         }
+        if csize > bytes.len() || local > bytes.len() {
+            return Err(format!("zip entry {name}: runs past the end of the file"));
+        }
         at += 46 + nlen + xlen + clen;
         if u32_at(local)? != 0x0403_4b50 {
             return Err(format!("zip entry {name}: a corrupt local header"));
@@ -336,7 +344,7 @@ fn zip_entries(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
 
 fn u64_at(bytes: &[u8], i: usize) -> Result<u64, String> {
     bytes
-        .get(i..i + 8)
+        .get(i..i.saturating_add(8))
         .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
         .ok_or_else(|| "a truncated zip archive".to_string())
 }

@@ -78,8 +78,21 @@ pub struct Tiler {
 impl Tiler {
     /// Tiles one `h` x `w` pass takes.
     pub fn tiles(&self, h: usize, w: usize) -> usize {
-        let t = self.tile.max(8);
+        let t = self.grid().0;
         h.div_ceil(t) * w.div_ceil(t)
+    }
+
+    /// The tile side and margin in use: both rounded up to the network's multiple, so every
+    /// tile's context starts on the same grid as the whole image's. A network that folds
+    /// 2x2 blocks into planes (FFDNet, an unshuffling RRDBNet) or halves its input (a
+    /// U-Net) computes something else on a grid shifted by one pixel, and a tile cut there
+    /// would differ from the whole image's pass.
+    fn grid(&self) -> (usize, usize) {
+        let k = self.multiple.max(1);
+        (
+            self.tile.max(8).div_ceil(k) * k,
+            self.margin.div_ceil(k) * k,
+        )
     }
 
     /// Runs `forward` (`[1, planes, h', w']` -> `[1, out, s h', s w']`) over `planes` (each
@@ -94,7 +107,7 @@ impl Tiler {
         forward: &dyn Fn(Tensor<4>) -> Tensor<4>,
     ) -> Vec<Vec<f32>> {
         let s = self.scale;
-        let (t, m) = (self.tile.max(8), self.margin);
+        let (t, m) = self.grid();
         let mut out: Vec<Vec<f32>> = Vec::new();
         for y0 in (0..h).step_by(t) {
             for x0 in (0..w).step_by(t) {
