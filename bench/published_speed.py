@@ -56,11 +56,14 @@ if fp32:
     for o in ["use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage"]:
         setattr(net.opt, o, False)
 net.load_param(param + ".param"); net.load_model(param + ".bin")
-x = ncnn.Mat(np.random.rand(3, size, size).astype(np.float32))
+# ncnn.Mat wraps the array's memory without a copy: the array must outlive it.
+arr = np.ascontiguousarray(np.random.rand(3, size, size).astype(np.float32))
+x = ncnn.Mat(arr)
 ts = []
 for i in range(reps + 1):
     t = time.perf_counter()
-    ex = net.create_extractor(); ex.input("data", x); ex.extract("output")
+    ex = net.create_extractor(); ex.input("data", x); ret, out = ex.extract("output")
+    assert ret == 0 and np.array(out).shape == (3, 4 * size, 4 * size)
     ts.append((time.perf_counter() - t) * 1e3)
 ts = sorted(ts[1:])
 print(json.dumps({"forward_ms": ts[len(ts) // 2], "ncnn": ncnn.__version__}))
@@ -88,14 +91,20 @@ def main():
         path = os.path.join(pub, "ncnn", ncnn_model or "-")
         if ncnn_model and os.path.exists(path + ".bin"):
             for fp32 in ("0", "1"):
-                nc[fp32] = run([PY, "-c", NCNN, path, str(SIZE), str(REPS), fp32], env)["forward_ms"]
+                try:
+                    nc[fp32] = run([PY, "-c", NCNN, path, str(SIZE), str(REPS), fp32], env)["forward_ms"]
+                except subprocess.CalledProcessError as e:
+                    nc[fp32] = f"crashed ({e.returncode})"
+                    print(f"ncnn {ncnn_model} fp32={fp32}: crashed with code {e.returncode}")
         rows.append((label, r, t, nc))
     print(f"torch {rows[0][2]['torch']}, 2 threads each, {SIZE}x{SIZE} RGB in, median of {REPS} forward passes")
     print("| network | params | regen ms | torch ms | regen/torch | ncnn ms (default / fp32) | regen/ncnn (default / fp32) |")
     print("|---|---|---|---|---|---|---|")
     for label, r, t, nc in rows:
-        ncnn_ms = f"{nc['0']:.0f} / {nc['1']:.0f}" if nc else "no ncnn file"
-        ratio = f"{r['forward_ms'] / nc['0']:.2f}x / {r['forward_ms'] / nc['1']:.2f}x" if nc else "-"
+        ms = lambda v: f"{v:.0f}" if isinstance(v, float) else v  # noqa: E731
+        ra = lambda v: f"{r['forward_ms'] / v:.2f}x" if isinstance(v, float) else "-"  # noqa: E731
+        ncnn_ms = f"{ms(nc['0'])} / {ms(nc['1'])}" if nc else "no ncnn file"
+        ratio = f"{ra(nc['0'])} / {ra(nc['1'])}" if nc else "-"
         print(f"| {label} | {r['params']:,} | {r['forward_ms']:.0f} | {t['forward_ms']:.0f} "
               f"| {r['forward_ms'] / t['forward_ms']:.2f}x | {ncnn_ms} | {ratio} |")
 

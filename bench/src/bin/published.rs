@@ -41,4 +41,8 @@ fn main() {
             times[times.len() / 2]
         );
     });
+    // REGEN_PROFILE=1: each convolution pass's time per shape, on stderr.
+    if let Some(report) = regen::engine::backend::profile_report() {
+        eprintln!("{report}");
+    }
 }
