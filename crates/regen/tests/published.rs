@@ -127,7 +127,11 @@ fn dncnn_fdncnn_ffdnet_drunet() {
         "DnCNN (KAIR layout, batch norm folded): 4 layers",
     );
     check("fdncnn-gray", "pth", "FDnCNN (KAIR layout): 9 layers");
-    check("fdncnn-color", "safetensors", "FDnCNN (KAIR layout): 8 layers");
+    check(
+        "fdncnn-color",
+        "safetensors",
+        "FDnCNN (KAIR layout): 8 layers",
+    );
     check("ffdnet-kair-color", "pth", "FFDNet (KAIR layout): 4 layers");
     check(
         "ffdnet-kair-gray",

@@ -56,21 +56,23 @@ pub struct DenseBlock {
 
 impl DenseBlock {
     /// `[b, nf, h, w]` -> `[b, nf, h, w]`: `x + 0.2 conv5(x, x1..x4)`.
+    ///
+    /// The features are written once into one buffer of `nf + 4 gc` planes, and each
+    /// convolution reads a prefix of it: concatenating them afresh for each convolution
+    /// copied every earlier feature map four times over, a third of the network's time.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut feats = vec![x.clone()];
+        let [b, nf, h, w] = x.dims();
+        let gc = self.convs[0].weight.dims()[0];
         let last = self.convs.len() - 1;
-        for (i, c) in self.convs.iter().enumerate() {
-            let input = if feats.len() == 1 {
-                feats[0].clone()
-            } else {
-                Tensor::cat(feats.clone(), 1)
-            };
-            if i == last {
-                return c.forward(input) * 0.2 + x;
-            }
-            feats.push(c.forward_act(input, LEAKY));
+        let mut buf = Tensor::<4>::empty([b, nf + last * gc, h, w], &x.device())
+            .slice_assign([0..b, 0..nf, 0..h, 0..w], x.clone());
+        for (i, c) in self.convs[..last].iter().enumerate() {
+            let end = nf + i * gc;
+            let input = buf.clone().slice([0..b, 0..end, 0..h, 0..w]);
+            let y = c.forward_act(input, LEAKY);
+            buf = buf.slice_assign([0..b, end..end + gc, 0..h, 0..w], y);
         }
-        unreachable!("a dense block has five convolutions")
+        self.convs[last].forward(buf) * 0.2 + x
     }
 }
 
