@@ -103,17 +103,25 @@ impl Restorer {
     /// of another task, a non-blind deblurrer without a kernel and a blind one with a kernel
     /// are refused, naming the model.
     pub fn for_task(model: Option<&str>, task: Option<Task>, known_blur: bool) -> Result<Restorer> {
+        // Without a model, the task defaults to denoising (and a blur is refused for it);
+        // with one, the task is the model's unless one is given.
+        let task = task.or(model.is_none().then_some(Task::Denoise));
+        let refuse_blur = |task: Task| {
+            Error::arg(format!(
+                "--blur, --blur-sigma and --length are for --task deblur, not {task}"
+            ))
+        };
         if let Some(task) = task
             && known_blur
             && task != Task::Deblur
         {
-            return Err(Error::arg(format!(
-                "--blur, --blur-sigma and --length are for --task deblur, not {task}"
-            )));
+            return Err(refuse_blur(task));
         }
-        let task = task.or(known_blur.then_some(Task::Deblur));
         let spec = model.or(known_blur.then_some(NON_BLIND_DEBLURRER));
         let r = Restorer::load_for(spec, task)?;
+        if known_blur && r.task() != Task::Deblur {
+            return Err(refuse_blur(r.task()));
+        }
         let name = spec.unwrap_or("default");
         match (r.non_blind(), known_blur) {
             (true, false) => Err(Error::arg(format!(
