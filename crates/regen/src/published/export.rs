@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{StateDict, Weight, read_safetensors, write_safetensors};
+use super::{Weight, read_safetensors, write_safetensors};
 use crate::checkpoint::ModelCard;
 use crate::error::{Error, Result};
 use crate::models::RestoreArch;
@@ -103,13 +103,4 @@ pub fn export(path: &Path, card: &ModelCard, bytes: &[u8], out: &Path) -> Result
     let data = write_safetensors(&tensors, None)?;
     crate::fsutil::write_atomic(out, &data)?;
     Ok(n)
-}
-
-/// A state dict from a list of named tensors (tests, round trips).
-pub fn state_dict(tensors: Vec<(String, Weight)>) -> StateDict {
-    let mut sd = StateDict::default();
-    for (k, w) in tensors {
-        sd.push(&k, w);
-    }
-    sd
 }
