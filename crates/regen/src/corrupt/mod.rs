@@ -12,6 +12,7 @@
 
 pub mod blur;
 pub mod mask;
+pub mod resize;
 
 use serde::{Deserialize, Serialize};
 
