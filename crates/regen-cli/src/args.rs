@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use regen::Task;
-use regen::corrupt::NoiseKind;
 use regen::corrupt::blur::BlurShape;
 use regen::corrupt::mask::MaskShape;
+use regen::corrupt::{Degradation, NoiseKind};
 
 mod eval;
 mod train;
@@ -127,6 +127,10 @@ pub struct RestoreArgs {
     /// is not given (default: denoise), and is checked against the model's when it is.
     #[arg(long)]
     pub task: Option<Task>,
+    /// Upscale: the factor, 2, 3 or 4: picks the shipped upscaler of that factor when
+    /// --model is not given (default 4), and is checked against the model's when it is.
+    #[arg(long)]
+    pub scale: Option<usize>,
     /// Inpainting: the mask (white = missing), one file for every input or a folder of
     /// masks with the inputs' names.
     #[arg(long)]
@@ -237,9 +241,16 @@ pub struct EncodeArgs {
 #[derive(Args, Debug)]
 pub struct CorruptArgs {
     /// The damage, named by the task that undoes it: denoise (noise), inpaint (missing
-    /// regions, with --masks), deblur (blur plus optional --sigma noise).
+    /// regions, with --masks), deblur (blur plus optional --sigma noise), upscale (the
+    /// image made --scale times smaller).
     #[arg(long, default_value_t = Task::Denoise)]
     pub task: Task,
+    /// Upscale: the shrinking factor, 2, 3 or 4.
+    #[arg(long)]
+    pub scale: Option<usize>,
+    /// Upscale: bicubic (MATLAB's antialiased imresize, as the super-resolution benchmarks).
+    #[arg(long, default_value = "bicubic")]
+    pub degradation: Degradation,
     /// Inpaint: strokes (free-form brush lines), box (one centred) or boxes (random).
     #[arg(long, default_value = "strokes")]
     pub mask_kind: MaskShape,

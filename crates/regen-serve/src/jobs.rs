@@ -293,7 +293,7 @@ impl Models {
     ) -> Result<Arc<Restorer>> {
         let key = format!("{model:?} {task} {known_blur}");
         cached(&mut self.restorers, key, || {
-            Restorer::for_task(model, Some(task), known_blur)
+            Restorer::for_task(model, Some(task), known_blur, None)
         })
     }
 

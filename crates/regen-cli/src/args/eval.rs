@@ -120,9 +120,13 @@ pub struct EvalRestoreArgs {
     /// Folder of clean test images.
     #[arg(long)]
     pub data: PathBuf,
-    /// denoise, inpaint or deblur: which damage, baselines and default model.
+    /// denoise, inpaint, deblur or upscale: which damage, baselines and default model.
     #[arg(long, default_value_t = Task::Denoise)]
     pub task: Task,
+    /// Upscale: the factor (2, 3 or 4); images are cropped to a multiple of it, shrunk by
+    /// MATLAB's bicubic imresize and scored on luminance with it shaved from the borders.
+    #[arg(long)]
+    pub scale: Option<usize>,
     /// Noise sigma on the 0-255 scale (denoise: required; deblur: after the blur, default 2).
     #[arg(long, allow_hyphen_values = true)]
     pub sigma: Option<String>,

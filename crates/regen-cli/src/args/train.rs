@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use regen::Task;
+use regen::corrupt::Degradation;
 use regen::models::{Arch, Likelihood};
-use regen::train::{GanLoss, OptimizerKind, Schedule};
+use regen::train::{GanLoss, Loss, OptimizerKind, Schedule};
 
 use super::GenTrainArgs;
 
@@ -118,13 +119,24 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct TrainRestoreArgs {
-    /// The task: denoise, inpaint or deblur.
+    /// The task: denoise, inpaint, deblur or upscale.
     #[arg(long)]
     pub task: Option<Task>,
+    /// Upscale: the factor, 2, 3 or 4 (default 4).
+    #[arg(long)]
+    pub scale: Option<usize>,
+    /// Upscale: how training images are shrunk: bicubic (MATLAB's imresize, for clean
+    /// images).
+    #[arg(long)]
+    pub degradation: Option<Degradation>,
+    /// The loss: l2, l1 or charbonnier (default l1 for upscale, l2 otherwise).
+    #[arg(long)]
+    pub loss: Option<Loss>,
     /// Folder of clean training images (or an IDX image file).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Network family: encdec (U-Net with skips) or dncnn.
+    /// Network family: encdec (U-Net with skips), dncnn, or compact (upscale; --width
+    /// features, --depth convolutions).
     #[arg(long)]
     pub arch: Option<Arch>,
     /// Feature channels at full resolution.
@@ -151,7 +163,8 @@ pub struct TrainRestoreArgs {
     /// Training noise sigma (0-255): a number, or a range like 0-50 for a blind model.
     #[arg(long, allow_hyphen_values = true)]
     pub sigma: Option<String>,
-    /// Patch side in pixels.
+    /// Patch side in pixels of the network's input (upscale: clean patches are --scale
+    /// times larger).
     #[arg(long)]
     pub patch: Option<usize>,
     /// Patches per step.

@@ -27,12 +27,12 @@ pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
             blur: a.blur.kind(),
             noise: Sigma::parse(a.sigma.as_deref().unwrap_or("0"))?,
         },
-        Task::Upscale => {
-            return Err(Error::arg(
-                "--task upscale: regen has no downscaling damage yet (it comes with the upscaling issue)",
-            )
-            .into());
-        }
+        Task::Upscale => Corruption::Downscale {
+            scale: a
+                .scale
+                .ok_or_else(|| Error::arg("--task upscale needs --scale: 2, 3 or 4"))?,
+            degradation: a.degradation,
+        },
     };
     c.validate()?;
     let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;

@@ -16,7 +16,7 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         return Err(Error::arg(format!("--tile {t}: must be at least 16")).into());
     }
     let kernel = regen::corrupt::blur::known_kernel(a.blur, a.blur_sigma, a.length, a.angle)?;
-    let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel.is_some())?;
+    let mut model = Restorer::for_task(a.model.as_deref(), a.task, kernel.is_some(), a.scale)?;
     regen::restore::check_mask(model.task(), a.mask.as_deref())?;
     if let Some(t) = a.tile {
         model.tile = t;

@@ -28,6 +28,15 @@ pub fn restore(a: TrainRestoreArgs) -> Result<ExitCode> {
     if let Some(v) = a.sigma {
         cfg.set_sigma(Sigma::parse(&v)?)?;
     }
+    if let Some(s) = a.scale {
+        cfg.set_scale(s)?;
+    }
+    if let Some(d) = a.degradation {
+        cfg.set_degradation(d)?;
+    }
+    if a.loss.is_some() {
+        cfg.loss = a.loss;
+    }
     lay!(cfg, a; data, patch, batch, steps, epoch_steps, optimizer, lr, schedule, checkpoint_every);
     lay!(cfg.model, a; arch, width, depth);
     if let Some(n) = a.convs {

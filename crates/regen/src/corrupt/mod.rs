@@ -31,8 +31,7 @@ pub enum Task {
     Inpaint,
     /// Blur, plus a little noise.
     Deblur,
-    /// A smaller image made larger (super-resolution); the scale is the model's. regen
-    /// runs published upscalers; training its own comes with the upscaling damage.
+    /// A smaller image made larger (super-resolution); the scale is the model's.
     Upscale,
 }
 
@@ -56,6 +55,32 @@ pub enum NoiseKind {
 }
 
 crate::choice::named!(NoiseKind, "noise", "gaussian, salt-pepper or poisson");
+
+/// How an image is made smaller for super-resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Degradation {
+    /// MATLAB's antialiased bicubic `imresize` alone, as the super-resolution benchmarks
+    /// (Set5, Set14, BSD100) make their inputs: for clean images.
+    #[default]
+    Bicubic,
+}
+
+crate::choice::named!(Degradation, "degradation", "bicubic");
+
+/// Upscaling factors regen's damage, training and evaluation take.
+pub const SCALES: std::ops::RangeInclusive<usize> = 2..=4;
+
+/// Checks an upscaling factor: one line naming it otherwise.
+pub fn check_scale(scale: usize) -> Result<()> {
+    if SCALES.contains(&scale) {
+        Ok(())
+    } else {
+        Err(Error::arg(format!(
+            "--scale {scale}: regen upscales by 2, 3 or 4"
+        )))
+    }
+}
 
 /// The test settings of the README and of validation during training: Gaussian blur of
 /// sigma [`TEST_BLUR_SIGMA`] plus noise of sigma [`TEST_BLUR_NOISE`]; strokes over
@@ -164,12 +189,22 @@ pub enum Corruption {
         /// Noise after blurring.
         noise: Sigma,
     },
+    /// The image made `scale` times smaller (super-resolution's damage): the damaged image
+    /// is `ceil(h / scale)` x `ceil(w / scale)`, every plane (alpha too) shrunk.
+    Downscale {
+        /// Shrinking factor, 2 to 4.
+        scale: usize,
+        /// How it is shrunk.
+        #[serde(default)]
+        degradation: Degradation,
+    },
 }
 
 /// A corrupted image, and which pixels are missing where that applies.
 #[derive(Clone, Debug)]
 pub struct Corrupted {
-    /// The damaged image, same shape as the input, values in [0, 1] unless `clip` was off.
+    /// The damaged image, values in [0, 1]: the input's shape, or `scale` times smaller
+    /// for [`Corruption::Downscale`].
     pub image: Image,
     /// 1 where a pixel is missing (inpainting); `None` for noise.
     pub mask: Option<Image>,
@@ -186,18 +221,22 @@ impl Corruption {
         match self {
             Corruption::Inpaint { .. } => Task::Inpaint,
             Corruption::Blur { .. } => Task::Deblur,
+            Corruption::Downscale { .. } => Task::Upscale,
             _ => Task::Denoise,
         }
     }
 
     /// The corruption a blind model for `task` is trained on by default: Gaussian noise of
     /// sigma 0-50; free-form strokes over 5-30% of the image, 3-10% of its side wide; a
-    /// Gaussian (sigma 0.5-3) or motion (3-15 px) blur plus noise of sigma 0-3.
+    /// Gaussian (sigma 0.5-3) or motion (3-15 px) blur plus noise of sigma 0-3; bicubic
+    /// shrinking by 4.
     pub fn train_default(task: Task) -> Corruption {
         match task {
-            // No upscaling damage yet: training refuses the task before it damages
-            // anything ([`crate::train::RestoreTrainConfig::validate`]).
-            Task::Denoise | Task::Upscale => Corruption::Gaussian {
+            Task::Upscale => Corruption::Downscale {
+                scale: 4,
+                degradation: Degradation::Bicubic,
+            },
+            Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::Range(0.0, 50.0),
             },
             Task::Inpaint => Corruption::Inpaint {
@@ -219,10 +258,11 @@ impl Corruption {
 
     /// The damage `task` is tested on: Gaussian noise of `sigma` (denoise); strokes over
     /// [`TEST_COVERAGE`] (inpaint); a Gaussian blur of [`TEST_BLUR_SIGMA`] plus noise of
-    /// [`TEST_BLUR_NOISE`] (deblur).
+    /// [`TEST_BLUR_NOISE`] (deblur); bicubic shrinking by 4 (upscale).
     pub fn test_default(task: Task, sigma: f32) -> Corruption {
         match task {
-            Task::Denoise | Task::Upscale => Corruption::Gaussian {
+            Task::Upscale => Corruption::train_default(task),
+            Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::Fixed(sigma),
             },
             Task::Inpaint => Corruption::Inpaint {
@@ -239,19 +279,21 @@ impl Corruption {
 
     /// The damage `regen eval restore` scores `task` on: Gaussian noise of `sigma`
     /// (required); strokes over `coverage`; `blur` plus noise of `sigma` (default
-    /// [`TEST_BLUR_NOISE`]). Evaluation compares at one noise level, so `sigma` is no range.
+    /// [`TEST_BLUR_NOISE`]); bicubic shrinking by `scale` (required). Evaluation compares
+    /// at one noise level, so `sigma` is no range.
     pub fn for_eval(
         task: Task,
         sigma: Option<&str>,
         coverage: (f32, f32),
         blur: blur::BlurKind,
+        scale: Option<usize>,
     ) -> Result<Corruption> {
         let c = match task {
-            Task::Upscale => {
-                return Err(Error::arg(
-                    "--task upscale: regen cannot score upscalers yet (the downscaling damage and the Y-PSNR protocol come with the upscaling issue)",
-                ));
-            }
+            Task::Upscale => Corruption::Downscale {
+                scale: scale
+                    .ok_or_else(|| Error::arg("--scale is required to evaluate upscaling"))?,
+                degradation: Degradation::Bicubic,
+            },
             Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::parse_fixed(
                     sigma.ok_or_else(|| Error::arg("--sigma is required to evaluate denoising"))?,
@@ -309,13 +351,26 @@ impl Corruption {
                 blur.validate()?;
                 noise.validate()
             }
+            Corruption::Downscale { scale, .. } => check_scale(*scale),
             _ => Ok(()),
         }
     }
 
-    /// Damages the colour channels of `image` (alpha untouched), determined by `seed` alone.
-    /// Results are clipped to [0, 1], as they are once saved to a file.
+    /// Damages the colour channels of `image` (alpha untouched, or shrunk with them by
+    /// [`Corruption::Downscale`]), determined by `seed` alone. Results are clipped to
+    /// [0, 1], as they are once saved to a file.
     pub fn apply(&self, image: &Image, seed: u64) -> Corrupted {
+        if let Corruption::Downscale { scale, degradation } = self {
+            let image = match degradation {
+                Degradation::Bicubic => resize::bicubic_down(image, *scale),
+            };
+            return Corrupted {
+                image,
+                mask: None,
+                kernel: None,
+                sigma: None,
+            };
+        }
         let mut rng = Rng::new(seed);
         let mut out = image.clone();
         let (h, w) = (image.height, image.width);
@@ -362,6 +417,7 @@ impl Corruption {
                 }
                 kernel = Some(k);
             }
+            Corruption::Downscale { .. } => unreachable!("shrunk above"),
         }
         Corrupted {
             image: out,

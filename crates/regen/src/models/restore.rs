@@ -10,6 +10,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::arch::RestoreArch;
+use super::compact::CompactConfig;
 use super::dncnn::DnCnnConfig;
 use super::encdec::EncDecConfig;
 
@@ -21,9 +22,12 @@ pub enum Arch {
     EncDec,
     /// Residual stack of 3x3 convolutions.
     DnCnn,
+    /// SRVGGNetCompact: 3x3 convolutions with PReLU at the input's size, a pixel-shuffle
+    /// tail to `scale` times the size, plus the input upsampled (upscalers).
+    Compact,
 }
 
-crate::choice::named!(Arch, "arch", "encdec or dncnn");
+crate::choice::named!(Arch, "arch", "encdec, dncnn or compact");
 
 /// Shape of a restoration network, as training options.
 #[derive(Config, Debug)]
@@ -40,7 +44,8 @@ pub struct RestoreConfig {
     /// Feature channels at full resolution (`encdec` doubles them per level).
     #[config(default = 32)]
     pub width: usize,
-    /// `encdec`: number of halvings. `dncnn`: number of convolution layers.
+    /// `encdec`: number of halvings. `dncnn`: number of convolution layers. `compact`:
+    /// convolutions between its first and last.
     #[config(default = 3)]
     pub depth: usize,
     /// `encdec`: convolutions per block.
@@ -53,6 +58,9 @@ pub struct RestoreConfig {
     /// (FFDNet, Zhang et al. 2018), so one model covers every level and the user can set
     /// its strength. `None` (checkpoints from before the map) means no map.
     pub noise_map: Option<bool>,
+    /// Output side over input side: 1 (restoration) or the upscaling factor (`compact`).
+    #[config(default = 1)]
+    pub scale: usize,
 }
 
 impl RestoreConfig {
@@ -71,12 +79,18 @@ impl RestoreConfig {
                     .with_width(self.width)
                     .with_layers(self.depth),
             ),
+            Arch::Compact => RestoreArch::Compact(
+                CompactConfig::new(self.in_channels, self.out_channels)
+                    .with_features(self.width)
+                    .with_convs(self.depth)
+                    .with_scale(self.scale),
+            ),
         }
     }
 
     /// The options that make `arch` (the fields one architecture lacks at their defaults),
-    /// with a noise level map as told; `None` for the published architectures, which
-    /// training takes whole from their file rather than from options.
+    /// with a noise level map as told; `None` for the published architectures options
+    /// cannot describe.
     pub fn from_arch(arch: &RestoreArch, noise_map: bool) -> Option<RestoreConfig> {
         let c = RestoreConfig::new().with_noise_map(noise_map.then_some(true));
         Some(match arch {
@@ -96,6 +110,15 @@ impl RestoreConfig {
                 out_channels: d.out_channels,
                 width: d.width,
                 depth: d.layers,
+                ..c
+            },
+            RestoreArch::Compact(k) => RestoreConfig {
+                arch: Arch::Compact,
+                in_channels: k.in_channels,
+                out_channels: k.out_channels,
+                width: k.features,
+                depth: k.convs,
+                scale: k.scale,
                 ..c
             },
             _ => return None,
@@ -130,6 +153,9 @@ impl RestoreConfig {
         }
         if self.out_channels > self.in_channels {
             return bad("out_channels cannot exceed in_channels (the net is residual)");
+        }
+        if self.scale != 1 && self.arch != Arch::Compact {
+            return bad("only compact networks upscale (--arch compact)");
         }
         if ![1, 3].contains(&self.out_channels) {
             return bad("out_channels must be 1 (gray) or 3 (RGB)");

@@ -56,6 +56,9 @@ pub const NON_BLIND_DEBLURRER: &str = "deblur-nonblind";
 /// The shipped colour denoiser, the default for colour images.
 pub const COLOR_DENOISER: &str = "denoise-color";
 
+/// The upscaler `regen restore --task upscale` runs without `--model` or `--scale`.
+pub const DEFAULT_UPSCALER: &str = "upscale-x4";
+
 impl Restorer {
     /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
     pub fn load(spec: &str) -> Result<Restorer> {
@@ -102,10 +105,24 @@ impl Restorer {
     /// default, which for a known blur (`known_blur`) is the non-blind deblurrer. A model
     /// of another task, a non-blind deblurrer without a kernel and a blind one with a kernel
     /// are refused, naming the model.
-    pub fn for_task(model: Option<&str>, task: Option<Task>, known_blur: bool) -> Result<Restorer> {
+    ///
+    /// Upscaling takes `scale` (2, 3 or 4): without a model, the shipped upscaler of that
+    /// factor (default [`DEFAULT_UPSCALER`]); with one, a check that it is its factor.
+    pub fn for_task(
+        model: Option<&str>,
+        task: Option<Task>,
+        known_blur: bool,
+        scale: Option<usize>,
+    ) -> Result<Restorer> {
         // Without a model, the task defaults to denoising (and a blur is refused for it);
         // with one, the task is the model's unless one is given.
         let task = task.or(model.is_none().then_some(Task::Denoise));
+        if let Some(s) = scale {
+            crate::corrupt::check_scale(s)?;
+        }
+        if task == Some(Task::Upscale) || scale.is_some() {
+            return Restorer::upscaler(model, task, scale);
+        }
         let refuse_blur = |task: Task| {
             Error::arg(format!(
                 "--blur, --blur-sigma and --length are for --task deblur, not {task}"
@@ -129,6 +146,40 @@ impl Restorer {
             ))),
             (false, true) => Err(Error::arg(format!(
                 "--model {name}: is a blind deblurrer and takes no kernel; leave out the blur options or use --model {NON_BLIND_DEBLURRER}"
+            ))),
+            _ => Ok(r),
+        }
+    }
+
+    /// The upscaler `model`, or the shipped one of factor `scale`, checked to enlarge by
+    /// `scale` when one is given.
+    fn upscaler(model: Option<&str>, task: Option<Task>, scale: Option<usize>) -> Result<Restorer> {
+        let shipped_name = match (model, scale) {
+            (Some(_), _) => None,
+            (None, None) => Some(DEFAULT_UPSCALER.to_string()),
+            (None, Some(s)) => {
+                let name = format!("upscale-x{s}");
+                if shipped::find(&name).is_none() {
+                    let have: Vec<String> = shipped::SHIPPED
+                        .iter()
+                        .filter(|m| m.card().descriptor.task == Some(Task::Upscale))
+                        .map(|m| format!("x{}", m.card().descriptor.scale))
+                        .collect();
+                    return Err(Error::arg(format!(
+                        "--scale {s}: regen ships no x{s} upscaler (it ships {}); give --model FILE",
+                        have.join(", ")
+                    )));
+                }
+                Some(name)
+            }
+        };
+        let spec = model.or(shipped_name.as_deref());
+        let r = Restorer::load_for(spec, task.or(Some(Task::Upscale)))?;
+        let have = r.descriptor().scale;
+        match scale {
+            Some(s) if s != have => Err(Error::arg(format!(
+                "--scale {s}: model {} enlarges by {have}",
+                spec.unwrap_or("default")
             ))),
             _ => Ok(r),
         }

@@ -9,6 +9,6 @@ pub mod vae;
 
 pub use gan::{GanLoss, GanTrainConfig, train_gan};
 pub use progress::Progress;
-pub use restore::{RestoreTrainConfig, train_restore};
+pub use restore::{Loss, RestoreTrainConfig, train_restore};
 pub use run::{OptimizerKind, RunDir, Schedule, TrainState, learning_rate, load_config};
 pub use vae::{VaeTrainConfig, train_vae};

@@ -4,18 +4,33 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::corrupt::{Corruption, Sigma, Task};
+use crate::corrupt::{Corruption, Degradation, Sigma, Task, check_scale};
 use crate::error::{Error, Result};
 use crate::models::{Arch, Descriptor, RestoreConfig};
 use crate::planes::{self, Plane};
 use crate::train::run::{OptimizerKind, Schedule};
+
+/// The per-pixel training loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Mean squared error (what PSNR measures).
+    L2,
+    /// Mean absolute error: what super-resolution networks are trained with (EDSR, Lim et
+    /// al. 2017: sharper results and steadier training than L2).
+    L1,
+    /// `sqrt(d^2 + 1e-6)`: L1 made smooth at zero (Lai et al. 2017).
+    Charbonnier,
+}
+
+crate::choice::named!(Loss, "loss", "l2, l1 or charbonnier");
 
 /// Everything that defines a restoration training run. Written to `config.toml` in the
 /// run folder; a TOML file with any subset of these keys can be given with `--config`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestoreTrainConfig {
-    /// `denoise`, `inpaint` or `deblur`.
+    /// `denoise`, `inpaint`, `deblur` or `upscale`.
     pub task: Task,
     /// Folder of training images, or an IDX image file.
     pub data: PathBuf,
@@ -25,8 +40,11 @@ pub struct RestoreTrainConfig {
     /// The damage to learn to undo.
     #[serde(alias = "noise")]
     pub corruption: Corruption,
-    /// Patch side in pixels (a multiple of the network's stride).
+    /// Patch side in pixels of the network's input (a multiple of its stride); upscaling
+    /// cuts clean patches `scale` times larger and shrinks them to this.
     pub patch: usize,
+    /// The loss; unset, L1 for upscaling and L2 for the rest.
+    pub loss: Option<Loss>,
     /// Patches per step.
     pub batch: usize,
     /// Total optimisation steps.
@@ -83,6 +101,7 @@ impl Default for RestoreTrainConfig {
             model: default_model(),
             corruption: Corruption::train_default(Task::Denoise),
             patch: 64,
+            loss: None,
             batch: 16,
             steps: 20_000,
             epoch_steps: 1000,
@@ -129,15 +148,69 @@ impl RestoreTrainConfig {
     }
 
     /// What validation images are damaged with: the test damage of the task
-    /// ([`Corruption::test_default`]), with Gaussian noise of `val_sigma` for denoising.
+    /// ([`Corruption::test_default`]), with Gaussian noise of `val_sigma` for denoising;
+    /// upscaling's own training damage (seeded per image, so the same every epoch).
     pub fn val_corruption(&self) -> Corruption {
-        Corruption::test_default(self.task, self.val_sigma)
+        match self.task {
+            Task::Upscale => self.corruption.clone(),
+            t => Corruption::test_default(t, self.val_sigma),
+        }
+    }
+
+    /// The loss this run trains with.
+    pub fn loss(&self) -> Loss {
+        self.loss.unwrap_or(if self.task == Task::Upscale {
+            Loss::L1
+        } else {
+            Loss::L2
+        })
+    }
+
+    /// Upscaling: sets the factor of the damage and of the network (a Compact, unless
+    /// another upscaling network was asked for).
+    pub fn set_scale(&mut self, scale: usize) -> Result<()> {
+        check_scale(scale)?;
+        if self.task != Task::Upscale {
+            return Err(Error::arg(format!(
+                "--scale is for --task upscale, not {}",
+                self.task
+            )));
+        }
+        if let Corruption::Downscale { scale: s, .. } = &mut self.corruption {
+            *s = scale;
+        }
+        self.model.scale = scale;
+        Ok(())
+    }
+
+    /// Upscaling: sets how the training images are shrunk.
+    pub fn set_degradation(&mut self, degradation: Degradation) -> Result<()> {
+        match &mut self.corruption {
+            Corruption::Downscale { degradation: d, .. } => {
+                *d = degradation;
+                Ok(())
+            }
+            _ => Err(Error::arg(format!(
+                "--degradation is for --task upscale, not {}",
+                self.task
+            ))),
+        }
     }
 
     /// Sets the task; a corruption of another task gives way to the new task's default.
+    /// Upscaling trains a Compact network by default (x4, 64 features, 16 convolutions,
+    /// as Real-ESRGAN's); other tasks, networks of the same size.
     pub fn set_task(&mut self, task: Task) {
         if self.corruption.task() != task {
             self.corruption = Corruption::train_default(task);
+        }
+        if task == Task::Upscale && self.task != Task::Upscale {
+            self.model.arch = crate::models::Arch::Compact;
+            self.model.width = 64;
+            self.model.depth = 16;
+            self.model.scale = 4;
+        } else if task != Task::Upscale {
+            self.model.scale = 1;
         }
         self.task = task;
     }
@@ -157,11 +230,6 @@ impl RestoreTrainConfig {
 
     /// Checks the values before any work starts.
     pub fn validate(&self) -> Result<()> {
-        if self.task == Task::Upscale {
-            return Err(Error::arg(
-                "--task upscale: regen does not train upscalers yet (the downscaling damage comes with the upscaling issue); it runs published ones: regen restore --model FILE",
-            ));
-        }
         if self.corruption.task() != self.task {
             return Err(Error::arg(format!(
                 "--task {} cannot be trained on {} damage ({:?})",
@@ -183,6 +251,20 @@ impl RestoreTrainConfig {
         }
         self.corruption.validate()?;
         self.model.validate()?;
+        match (&self.corruption, self.model.scale) {
+            (Corruption::Downscale { scale, .. }, m) if *scale != m => {
+                return Err(Error::arg(format!(
+                    "the damage shrinks by {scale} but the network enlarges by {m}"
+                )));
+            }
+            (Corruption::Downscale { .. }, _) => {}
+            (_, 1) => {}
+            (_, m) => {
+                return Err(Error::arg(format!(
+                    "a network that enlarges by {m} is for --task upscale"
+                )));
+            }
+        }
         let plain = RestoreConfig::new();
         if self.model.arch == Arch::DnCnn
             && (self.model.convs_per_block != plain.convs_per_block

@@ -14,7 +14,7 @@ use crate::corrupt::Corruption;
 use crate::data::{Image, PatchSampler, load_images, split};
 use crate::error::{Error, Result};
 use crate::metrics::{psnr, ssim_image};
-use crate::models::{Arch, Descriptor, Family, RestoreConfig, RestoreNet};
+use crate::models::{Arch, Descriptor, Family, RestoreArch, RestoreConfig, RestoreNet};
 use crate::planes::{self, Condition, Plane};
 use crate::restore::Restorer;
 use crate::rng::Rng;
@@ -23,7 +23,7 @@ use crate::train::run::{self, RunDir, TrainState, learning_rate};
 
 mod config;
 
-pub use config::RestoreTrainConfig;
+pub use config::{Loss, RestoreTrainConfig};
 
 /// What a finished (or stopped) run reports.
 #[derive(Clone, Debug, Serialize)]
@@ -53,8 +53,19 @@ pub fn train_restore(
         None => None,
     };
     if let Some((_, card, _)) = &published {
-        cfg.model.out_channels = card.descriptor.out_channels;
-        cfg.model.noise_map = Some(card.descriptor.takes_sigma());
+        let d = &card.descriptor;
+        let arch = d.restore_arch().expect("a restorer's network (checked)");
+        // Options that can describe the network (a Compact) take its shape whole, so the
+        // checks and the patch sizes below are the file's.
+        if let Some(opts) = RestoreConfig::from_arch(arch, d.takes_sigma()) {
+            cfg.model = opts;
+        }
+        cfg.model.out_channels = d.out_channels;
+        cfg.model.noise_map = Some(d.takes_sigma());
+        cfg.model.scale = arch.scale();
+        if let Corruption::Downscale { scale, .. } = &mut cfg.corruption {
+            *scale = arch.scale();
+        }
     }
     // Inpainting networks see the pre-filled image and the mask; non-blind deblurring ones
     // the blurred image and its Wiener estimate; denoisers may see a noise level map too.
@@ -82,18 +93,18 @@ pub fn train_restore(
         None => cfg.descriptor()?,
     };
     let mut run = RunDir::open(out, resume)?;
+    // Upscalers learn from clean patches `scale` times the input patch.
+    let scale = cfg.model.scale;
+    let hp = cfg.patch * scale;
     let all = load_images(&cfg.data, channels)?;
     let all: Vec<Image> = all
         .into_iter()
-        .filter(|i| i.height >= cfg.patch && i.width >= cfg.patch)
+        .filter(|i| i.height >= hp && i.width >= hp)
         .collect();
     if all.len() < 2 {
         return Err(Error::bad_file(
             &cfg.data,
-            format!(
-                "needs at least 2 images of at least {0}x{0} pixels",
-                cfg.patch
-            ),
+            format!("needs at least 2 images of at least {hp}x{hp} pixels"),
         ));
     }
     let (train_idx, val_idx) = split(
@@ -102,10 +113,7 @@ pub fn train_restore(
         cfg.seed,
     );
     let val: Vec<Image> = val_idx.iter().map(|&i| all[i].clone()).collect();
-    let sampler = PatchSampler::new(
-        train_idx.iter().map(|&i| all[i].clone()).collect(),
-        cfg.patch,
-    );
+    let sampler = PatchSampler::new(train_idx.iter().map(|&i| all[i].clone()).collect(), hp);
     run.write("config.toml", &cfg.to_toml())?;
 
     let device = crate::device::train_device();
@@ -151,7 +159,7 @@ pub fn train_restore(
         notes,
         ..ModelCard::new(descriptor.clone(), step)
     };
-    let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr});
+    let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr, "loss": cfg.loss()});
     let (b, p, cin) = (cfg.batch, cfg.patch, cfg.model.in_channels);
     let ch = channels;
     let val_corruption = cfg.val_corruption();
@@ -160,10 +168,10 @@ pub fn train_restore(
     while step < cfg.steps {
         let (input, clean, masks) = make_batch(cfg, &sampler, &mut rng);
         let x = Tensor::<4>::from_data(TensorData::new(input, [b, cin, p, p]), &device);
-        let y = Tensor::<4>::from_data(TensorData::new(clean, [b, ch, p, p]), &device);
+        let y = Tensor::<4>::from_data(TensorData::new(clean, [b, ch, hp, hp]), &device);
         let m = (!masks.is_empty())
             .then(|| Tensor::<4>::from_data(TensorData::new(masks, [b, 1, p, p]), &device));
-        let loss = batch_loss(&model, x, y, m);
+        let loss = batch_loss(&model, x, y, m, cfg.loss());
         let loss_v: f32 = loss.clone().into_scalar();
         if !loss_v.is_finite() {
             return Err(run.diverged(&format!("loss is {loss_v}"), step + 1, "lower --lr"));
@@ -205,8 +213,9 @@ pub fn train_restore(
                     &card(step, notes(Some(vp))),
                 )?;
             }
+            let loss_title = format!("TRAINING LOSS ({})", cfg.loss().to_string().to_uppercase());
             run.save_plot(&[
-                ("TRAINING LOSS (MSE)", "loss", true),
+                (loss_title.as_str(), "loss", true),
                 ("VALIDATION PSNR (DB)", "val_psnr", false),
             ])?;
             progress.update(
@@ -248,38 +257,45 @@ pub fn train_restore(
     })
 }
 
-/// The training loss of a batch: the mean squared error of what the user gets. For
+/// The training loss of a batch: `loss` of what the user gets against the clean patch. For
 /// inpainting that is the network's output on the holes and the input's known pixels
 /// elsewhere, as at inference, so no capacity is spent on pixels that are copied anyway.
 ///
-/// `x`: `[b, in, p, p]`, `y`: `[b, c, p, p]`, `mask` (1 = missing): `[b, 1, p, p]` -> `[1]`.
+/// `x`: `[b, in, p, p]`, `y`: `[b, c, s p, s p]`, `mask` (1 = missing): `[b, 1, p, p]` ->
+/// `[1]`.
 fn batch_loss(
     model: &RestoreNet,
     x: Tensor<4>,
     y: Tensor<4>,
     mask: Option<Tensor<4>>,
+    loss: Loss,
 ) -> Tensor<1> {
-    let mut pred = model.forward(x.clone()); // [b, c, p, p]
+    let mut pred = model.forward(x.clone()); // [b, c, s p, s p]
     if let Some(m) = mask {
         let [b, c, h, w] = pred.dims();
         let m = m.repeat_dim(1, c); // [b, c, p, p]
         pred = pred * m.clone() + x.slice([0..b, 0..c, 0..h, 0..w]) * (m.neg() + 1.0);
     }
-    (pred - y).square().mean()
+    let d = pred - y;
+    match loss {
+        Loss::L2 => d.square().mean(),
+        Loss::L1 => d.abs().mean(),
+        Loss::Charbonnier => (d.square() + 1e-6).sqrt().mean(),
+    }
 }
 
-/// The model `spec` names when its architecture is a published one that training options
-/// cannot describe (FFDNet, DRUNet, ESRGAN, Compact, FDnCNN): its path, card and checkpoint
-/// bytes. `None` for regen's own architectures, which [`init_from`] loads.
+/// The model `spec` names when its network is trained whole as its file has it (FFDNet,
+/// DRUNet, ESRGAN, Compact, FDnCNN, SPAN: a published model, or a regen upscaler to train
+/// further): its path, card and checkpoint bytes. `None` for the U-Net and DnCNN, which
+/// [`init_from`] may also widen, deepen or colour.
 fn published_init(spec: &str) -> Result<Option<(PathBuf, ModelCard, Vec<u8>)>> {
     let (path, bytes) = crate::shipped::resolve(spec)?;
     let card = checkpoint::read_card(&path, &bytes)?;
     checkpoint::check_card(&path, &card, Family::Restore)?;
     let d = &card.descriptor;
     let arch = d.restore_arch().expect("a restorer's network (checked)");
-    Ok(RestoreConfig::from_arch(arch, d.takes_sigma())
-        .is_none()
-        .then_some((path, card, bytes)))
+    let grown = matches!(arch, RestoreArch::EncDec(_) | RestoreArch::DnCnn(_));
+    Ok((!grown).then_some((path, card, bytes)))
 }
 
 /// Loads the weights of `spec` into `model`, refusing a model of another family or network
@@ -422,17 +438,17 @@ fn make_batch(
     sampler: &PatchSampler,
     rng: &mut Rng,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let p = cfg.patch;
+    let hp = sampler.size;
     let c = sampler.channels();
     let layout = cfg.input_planes();
-    let n = cfg.batch * p * p;
+    let n = cfg.batch * hp * hp;
     let mut input = Vec::with_capacity(n * cfg.model.in_channels);
     let (mut clean, mut masks) = (Vec::with_capacity(n * c), Vec::new());
     for _ in 0..cfg.batch {
         let patch = Image {
             channels: c,
             data: sampler.sample(rng),
-            ..Image::zeros(0, p, p)
+            ..Image::zeros(0, hp, hp)
         };
         let d = cfg
             .corruption
@@ -449,7 +465,7 @@ fn make_batch(
             kernel: d.kernel.as_ref(),
             sigma: d.sigma,
         };
-        let inputs = planes::inputs(&layout, &planes, &cond, p, p);
+        let inputs = planes::inputs(&layout, &planes, &cond, damaged.height, damaged.width);
         for plane in inputs {
             input.extend(plane);
         }
@@ -460,7 +476,9 @@ fn make_batch(
 }
 
 /// Mean PSNR and SSIM on the validation images damaged by `corruption` (image i with seed
-/// `seed + i`), inputs rounded to 8 bits as `regen corrupt` saves them.
+/// `seed + i`), inputs rounded to 8 bits as `regen corrupt` saves them. Upscalers are
+/// scored as the super-resolution tables are ([`crate::metrics::psnr_y`]): images cropped
+/// to a multiple of the scale, outputs rounded to 8 bits, Y-PSNR with the scale shaved.
 pub fn validate(
     net: &RestoreNet,
     descriptor: &Descriptor,
@@ -469,8 +487,19 @@ pub fn validate(
     seed: u64,
 ) -> (f64, f64) {
     let r = Restorer::new(net.clone(), ModelCard::new(descriptor.clone(), 0));
+    let scale = descriptor.restore_arch().map_or(1, RestoreArch::scale);
     let (mut tp, mut ts) = (0.0, 0.0);
     for (i, img) in val.iter().enumerate() {
+        if scale > 1 {
+            let img = crate::metrics::mod_crop(img, scale);
+            let c = corruption.apply(&img, seed.wrapping_add(i as u64));
+            let out = r
+                .restore(&c.image.quantized_8bit(), &Condition::default())
+                .quantized_8bit();
+            tp += crate::metrics::psnr_y(&out, &img, scale);
+            ts += crate::metrics::ssim_y(&out, &img, scale);
+            continue;
+        }
         let c = corruption.apply(img, seed.wrapping_add(i as u64));
         let damaged = c.image.quantized_8bit();
         let mask = c.mask.map(|m| m.data);
@@ -890,6 +919,7 @@ mod task_tests {
                 t(x.clone(), 2),
                 t(y.clone(), 1),
                 Some(t(m.clone(), 1)),
+                Loss::L2,
             );
             let got = loss.clone().into_scalar::<f32>() as f64;
             assert!((got - want).abs() <= 1e-5 * want, "loss {got} vs {want}");
