@@ -58,9 +58,9 @@ pub struct RestoreConfig {
     /// (FFDNet, Zhang et al. 2018), so one model covers every level and the user can set
     /// its strength. `None` (checkpoints from before the map) means no map.
     pub noise_map: Option<bool>,
-    /// Output side over input side: 1 (restoration) or the upscaling factor (`compact`).
-    #[config(default = 1)]
-    pub scale: usize,
+    /// `compact`: output side over input side, the upscaling factor. `None` (and every
+    /// checkpoint from before upscaling) is 1.
+    pub scale: Option<usize>,
 }
 
 impl RestoreConfig {
@@ -83,7 +83,7 @@ impl RestoreConfig {
                 CompactConfig::new(self.in_channels, self.out_channels)
                     .with_features(self.width)
                     .with_convs(self.depth)
-                    .with_scale(self.scale),
+                    .with_scale(self.upscale_factor()),
             ),
         }
     }
@@ -118,7 +118,7 @@ impl RestoreConfig {
                 out_channels: k.out_channels,
                 width: k.features,
                 depth: k.convs,
-                scale: k.scale,
+                scale: Some(k.scale),
                 ..c
             },
             _ => return None,
@@ -128,6 +128,11 @@ impl RestoreConfig {
     /// Builds the network with fresh weights on `device`.
     pub fn init(&self, device: &Device) -> super::RestoreNet {
         self.architecture().init(device)
+    }
+
+    /// Output side over input side.
+    pub fn upscale_factor(&self) -> usize {
+        self.scale.unwrap_or(1)
     }
 
     /// Whether the last input plane is a noise level map.
@@ -154,7 +159,7 @@ impl RestoreConfig {
         if self.out_channels > self.in_channels {
             return bad("out_channels cannot exceed in_channels (the net is residual)");
         }
-        if self.scale != 1 && self.arch != Arch::Compact {
+        if self.upscale_factor() != 1 && self.arch != Arch::Compact {
             return bad("only compact networks upscale (--arch compact)");
         }
         if ![1, 3].contains(&self.out_channels) {

@@ -179,7 +179,7 @@ impl RestoreTrainConfig {
         if let Corruption::Downscale { scale: s, .. } = &mut self.corruption {
             *s = scale;
         }
-        self.model.scale = scale;
+        self.model.scale = Some(scale);
         Ok(())
     }
 
@@ -208,9 +208,9 @@ impl RestoreTrainConfig {
             self.model.arch = crate::models::Arch::Compact;
             self.model.width = 64;
             self.model.depth = 16;
-            self.model.scale = 4;
+            self.model.scale = Some(4);
         } else if task != Task::Upscale {
-            self.model.scale = 1;
+            self.model.scale = None;
         }
         self.task = task;
     }
@@ -251,7 +251,7 @@ impl RestoreTrainConfig {
         }
         self.corruption.validate()?;
         self.model.validate()?;
-        match (&self.corruption, self.model.scale) {
+        match (&self.corruption, self.model.upscale_factor()) {
             (Corruption::Downscale { scale, .. }, m) if *scale != m => {
                 return Err(Error::arg(format!(
                     "the damage shrinks by {scale} but the network enlarges by {m}"

@@ -62,7 +62,7 @@ pub fn train_restore(
         }
         cfg.model.out_channels = d.out_channels;
         cfg.model.noise_map = Some(d.takes_sigma());
-        cfg.model.scale = arch.scale();
+        cfg.model.scale = (arch.scale() > 1).then_some(arch.scale());
         if let Corruption::Downscale { scale, .. } = &mut cfg.corruption {
             *scale = arch.scale();
         }
@@ -94,7 +94,7 @@ pub fn train_restore(
     };
     let mut run = RunDir::open(out, resume)?;
     // Upscalers learn from clean patches `scale` times the input patch.
-    let scale = cfg.model.scale;
+    let scale = cfg.model.upscale_factor();
     let hp = cfg.patch * scale;
     let all = load_images(&cfg.data, channels)?;
     let all: Vec<Image> = all
