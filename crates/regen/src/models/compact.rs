@@ -9,8 +9,10 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::prelu;
 use burn::tensor::{Device, Tensor};
 
-use super::arch::{Architecture, conv_params, conv3, pixel_shuffle, upsample_nearest};
-use crate::engine::nn::Conv2d;
+use burn::nn::Initializer;
+
+use super::arch::{Architecture, conv_params, pixel_shuffle, upsample_nearest};
+use crate::engine::nn::{Conv2d, Conv2dConfig};
 
 /// Shape of a Compact network.
 #[derive(Config, Debug, PartialEq)]
@@ -64,14 +66,30 @@ impl Architecture for CompactConfig {
     type Net = Compact;
     const RESIDUAL: bool = false;
 
+    /// He initialisation for PReLU's starting slope (gain `sqrt(2 / (1 + 0.25^2))`), so the
+    /// signal keeps its size through every layer: with PyTorch's default (gain
+    /// `1/sqrt(3)`) it shrinks about threefold per layer, and a 16-convolution Compact
+    /// trained from it on bicubic damage was still at nearest-neighbour quality after
+    /// 1,500 steps. The last convolution starts ten times smaller, so the network starts
+    /// near its nearest-neighbour skip. (Published weights replace all of this.)
     fn init(&self, device: &Device) -> Compact {
         let nf = self.features;
+        let he = (2.0f64 / (1.0 + 0.25 * 0.25)).sqrt();
+        let conv = |cin, cout, gain| {
+            Conv2dConfig::new([cin, cout], [3, 3])
+                .with_padding([1, 1])
+                .with_initializer(Initializer::KaimingNormal {
+                    gain,
+                    fan_out_only: false,
+                })
+                .init(device)
+        };
         Compact {
             convs: (0..=self.convs)
-                .map(|i| conv3(if i == 0 { self.in_channels } else { nf }, nf, device))
+                .map(|i| conv(if i == 0 { self.in_channels } else { nf }, nf, he))
                 .collect(),
             acts: (0..=self.convs).map(|_| PRelu::new(nf, device)).collect(),
-            last: conv3(nf, self.out_channels * self.scale * self.scale, device),
+            last: conv(nf, self.out_channels * self.scale * self.scale, 0.1 * he),
             scale: self.scale,
         }
     }
@@ -134,5 +152,29 @@ impl Architecture for CompactConfig {
             return Err("at most 1024 features, 200 convolutions, 16 channels".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::optim::GradientsParams;
+
+    #[test]
+    fn every_weight_gets_a_gradient() {
+        let device = crate::device::train_device();
+        let net = CompactConfig::new(1, 1)
+            .with_features(4)
+            .with_convs(2)
+            .with_scale(2)
+            .init(&device);
+        let x = Tensor::<4>::random([2, 1, 8, 8], burn::tensor::Distribution::Default, &device);
+        let y = Tensor::<4>::random([2, 1, 16, 16], burn::tensor::Distribution::Default, &device);
+        let loss = (CompactConfig::forward(&net, x) - y).abs().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let g = grads.len();
+        println!("{g} gradients");
+        // Three convolutions and the last (weight and bias each), three PReLU slopes.
+        assert_eq!(g, 11);
     }
 }

@@ -880,6 +880,86 @@ mod task_tests {
         two_steps_match_pytorch_on(crate::device::gpu_train_device());
     }
 
+    /// Two L1 training steps of a Compact x2 upscaler (3 -> 3 channels, 8 features, 2
+    /// inner convolutions; PReLU, pixel shuffle, nearest-upsampled input added) with Adam
+    /// at lr 0.01, against the same steps in PyTorch 2.15 by
+    /// `tests/fixtures/compact-step/make.py`, which wrote the weights before and after:
+    /// ```python
+    /// torch.manual_seed(0); net = Compact(cin=3, cout=3, nf=8, convs=2, s=2)
+    /// x = (0.5 + 0.5 * torch.sin(0.37 * torch.arange(75.0))).reshape(1, 3, 5, 5)
+    /// y = (0.5 + 0.5 * torch.cos(0.23 * torch.arange(300.0))).reshape(1, 3, 10, 10)
+    /// opt = torch.optim.Adam(net.parameters(), lr=0.01, eps=1e-8)
+    /// for step in range(2):
+    ///     loss = (net(x) - y).abs().mean()
+    ///     opt.zero_grad(); loss.backward(); opt.step()
+    ///     print(loss.item())  # 0.43998798727989197, 0.42033374309539795
+    /// ```
+    /// Tolerances: 1e-5 relative on the losses, 1e-5 on every weight after the steps (an
+    /// Adam step moves each by about 0.01). One odd-sized image, so that no gradient of
+    /// the L1 loss (a sum of signs) cancels to a rounding residue, which Adam's division
+    /// by its own size would turn into a full step of either sign.
+    #[test]
+    fn compact_two_steps_match_pytorch() {
+        use crate::models::CompactConfig;
+        use crate::train::run::optimizer;
+        let device = crate::device::train_device();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compact-step");
+        let arch = RestoreArch::Compact(
+            CompactConfig::new(3, 3)
+                .with_features(8)
+                .with_convs(2)
+                .with_scale(2),
+        );
+        let mut model = arch.init(&device);
+        let before = dir.join("before.safetensors");
+        let bytes = checkpoint::read_file(&before).unwrap();
+        checkpoint::load_weights(&before, bytes, &mut model).unwrap();
+        let x: Vec<f32> = (0..75)
+            .map(|i| 0.5 + 0.5 * (0.37 * i as f32).sin())
+            .collect();
+        let y: Vec<f32> = (0..300)
+            .map(|i| 0.5 + 0.5 * (0.23 * i as f32).cos())
+            .collect();
+        let mut optim = optimizer(OptimizerKind::Adam, 0.9);
+        for want in [0.43998798727989197, 0.42033374309539795] {
+            let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 5, 5]), &device);
+            let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [1, 3, 10, 10]), &device);
+            let loss = batch_loss(&model, xt, yt, None, Loss::L1);
+            let got = loss.clone().into_scalar::<f32>() as f64;
+            assert!((got - want).abs() <= 1e-5 * want, "loss {got} vs {want}");
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(0.01, model, grads);
+        }
+        let inputs = planes::for_task(Task::Upscale, 3, false, false);
+        let card = ModelCard::new(Descriptor::restore(Task::Upscale, arch, inputs).unwrap(), 2);
+        let ours = checkpoint::to_bytes(&model.valid(), &card).unwrap();
+        let ours = safetensors::SafeTensors::deserialize(&ours).unwrap();
+        let theirs = checkpoint::read_file(&dir.join("after.safetensors")).unwrap();
+        let theirs = safetensors::SafeTensors::deserialize(&theirs).unwrap();
+        let floats = |b: &[u8]| -> Vec<f32> {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        };
+        let (mut count, mut worst) = (0, 0.0f32);
+        for (name, want) in theirs.tensors() {
+            let got = ours
+                .tensor(&name)
+                .unwrap_or_else(|_| panic!("{name} missing"));
+            assert_eq!(got.shape(), want.shape(), "{name}");
+            for (a, b) in floats(got.data()).into_iter().zip(floats(want.data())) {
+                assert!((a - b).abs() <= 1e-5, "{name}: {a} vs {b}");
+                worst = worst.max((a - b).abs());
+                count += 1;
+            }
+        }
+        println!("{count} weights, largest difference {worst:.2e}");
+        assert_eq!(
+            count,
+            3 * 8 * 9 + 8 + 2 * (8 * 8 * 9 + 8) + 3 * 8 + 8 * 12 * 9 + 12
+        );
+    }
+
     fn two_steps_match_pytorch_on(device: burn::tensor::Device) {
         use crate::train::run::optimizer;
         let fixture = |n: &str| {
