@@ -241,3 +241,52 @@ fn images_smaller_than_the_network_needs_are_one_line() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&big), (4, 4));
 }
+
+/// An upscaled PNG is written band by band as it is made; it holds what the whole-image
+/// path writes to a TIFF: 16 bits kept, alpha enlarged, and the stated resolution scaled
+/// so the photo prints at the same size.
+#[test]
+fn a_streamed_png_equals_the_whole_result_and_keeps_its_print_size() {
+    use regen::data::{Density, DensityUnit, Image};
+    let dir = TempDir::new("upscale-stream");
+    let (h, w) = (45, 70);
+    let mut img = Image {
+        channels: 4,
+        data: (0..4 * h * w)
+            .map(|i| ((i * 7919) % 4001) as f32 / 4000.0)
+            .collect(),
+        sixteen_bit: true,
+        ..Image::zeros(0, h, w)
+    };
+    img.meta.density = Some(Density {
+        x: 300,
+        y: 300,
+        unit: DensityUnit::PerInch,
+    });
+    let input = dir.join("in.png");
+    img.save(&input).unwrap();
+    let model = fixtures().join("published/compact-x4.pth");
+    let mut outs = Vec::new();
+    for name in ["out.png", "out.tif"] {
+        let out = dir.join(name);
+        let o = run(&[
+            "restore",
+            "--model",
+            model.to_str().unwrap(),
+            "--tile",
+            "16",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        outs.push(Image::load(&out).unwrap());
+    }
+    let (png, tif) = (&outs[0], &outs[1]);
+    assert_eq!((png.height, png.width, png.channels), (4 * h, 4 * w, 4));
+    assert!(png.sixteen_bit && tif.sixteen_bit);
+    assert_eq!(png.data, tif.data);
+    let d = png.meta.density.expect("a resolution");
+    // 1200 dots per inch, as PNG stores it (per metre).
+    assert_eq!((d.x, d.y), (47244, 47244), "{d:?}");
+}

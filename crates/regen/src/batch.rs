@@ -145,6 +145,20 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
     mut f: impl FnMut(usize, &Image) -> Result<Image>,
 ) -> Outcome {
+    run_writing(jobs, opts, stop, progress, |i, img, output, save| {
+        f(i, img)?.save_with(output, save)
+    })
+}
+
+/// As [`run`], for work that writes its output itself (`f(i, image, output path, save
+/// options)`), as a restoration streams a large result to its file band by band.
+pub fn run_writing(
+    jobs: &[Job],
+    opts: &Options,
+    stop: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(Progress),
+    mut f: impl FnMut(usize, &Image, &Path, &SaveOptions) -> Result<()>,
+) -> Outcome {
     let t0 = std::time::Instant::now();
     let mut out = Outcome::default();
     let mut worked = 0usize;
@@ -156,9 +170,7 @@ pub fn run(
         if opts.skip_existing && job.output.is_file() {
             out.skipped += 1;
         } else {
-            let r = Image::load(&job.input)
-                .and_then(|img| f(i, &img))
-                .and_then(|img| img.save_with(&job.output, &opts.save));
+            let r = Image::load(&job.input).and_then(|img| f(i, &img, &job.output, &opts.save));
             match r {
                 Ok(()) => out.done += 1,
                 Err(e) => out.errors.push(e),

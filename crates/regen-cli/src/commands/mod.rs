@@ -10,6 +10,7 @@ pub mod serve;
 pub mod train;
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,19 @@ fn run_batch(
     io: &Io,
     jobs: &[Job],
     bad: Vec<Error>,
-    f: impl FnMut(usize, &Image) -> Result<Image>,
+    mut f: impl FnMut(usize, &Image) -> Result<Image>,
+) -> anyhow::Result<ExitCode> {
+    run_batch_writing(io, jobs, bad, |i, img, output, save| {
+        f(i, img)?.save_with(output, save)
+    })
+}
+
+/// As [`run_batch`], for work that writes each output file itself.
+fn run_batch_writing(
+    io: &Io,
+    jobs: &[Job],
+    bad: Vec<Error>,
+    f: impl FnMut(usize, &Image, &Path, &SaveOptions) -> Result<()>,
 ) -> anyhow::Result<ExitCode> {
     let opts = batch::Options {
         save: SaveOptions {
@@ -56,7 +69,7 @@ fn run_batch(
             }
         }
     };
-    let outcome = batch::run(jobs, &opts, &|| stop.load(Ordering::Relaxed), &mut show, f);
+    let outcome = batch::run_writing(jobs, &opts, &|| stop.load(Ordering::Relaxed), &mut show, f);
     if tty && outcome.not_started > 0 {
         eprintln!();
     }

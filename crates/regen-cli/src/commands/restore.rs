@@ -35,7 +35,7 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
     };
     let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
     let n = jobs.len();
-    super::run_batch(&a.io, &jobs, bad, |i, img| match &a.mask {
+    super::run_batch_writing(&a.io, &jobs, bad, |i, img, output, save| match &a.mask {
         Some(m) => {
             let path = batch::side_path(m, &jobs[i], &a.io.output, n);
             let mask = load_mask(&path, img.height, img.width)?;
@@ -43,8 +43,8 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
                 mask: Some(&mask),
                 ..cond
             };
-            Ok(model.restore(img, &cond))
+            model.restore_to(img, &cond, output, save)
         }
-        None => Ok(model.restore(img, &cond)),
+        None => model.restore_to(img, &cond, output, save),
     })
 }

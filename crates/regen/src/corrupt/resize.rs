@@ -126,31 +126,44 @@ pub fn resize_plane(
     scale: f64,
     kernel: Kernel,
 ) -> Vec<f32> {
+    resize_rows(src, h, w, (out_h, out_w), scale, kernel, 0..out_h)
+}
+
+/// The output rows `rows` of [`resize_plane`] alone (`rows.len()` x `out_w`), for writing
+/// a large result band by band.
+pub fn resize_rows(
+    src: &[f32],
+    h: usize,
+    w: usize,
+    (out_h, out_w): (usize, usize),
+    scale: f64,
+    kernel: Kernel,
+    rows: std::ops::Range<usize>,
+) -> Vec<f32> {
     debug_assert_eq!(src.len(), h * w);
     let th = taps(h, out_h, scale, kernel);
-    let mut mid = vec![0.0f32; out_h * w];
-    for (y, row) in mid.chunks_mut(w).enumerate() {
+    let tw = taps(w, out_w, scale, kernel);
+    let mut mid = vec![0.0f32; w];
+    let mut out = vec![0.0f32; rows.len() * out_w];
+    for (y, row) in rows.zip(out.chunks_mut(out_w)) {
+        mid.iter_mut().for_each(|v| *v = 0.0);
         let t = y * th.taps;
         for (&i, &wt) in th.index[t..t + th.taps]
             .iter()
             .zip(&th.weight[t..t + th.taps])
         {
             if wt != 0.0 {
-                for (o, s) in row.iter_mut().zip(&src[i * w..(i + 1) * w]) {
+                for (o, s) in mid.iter_mut().zip(&src[i * w..(i + 1) * w]) {
                     *o += wt * s;
                 }
             }
         }
-    }
-    let tw = taps(w, out_w, scale, kernel);
-    let mut out = vec![0.0f32; out_h * out_w];
-    for (row, mrow) in out.chunks_mut(out_w).zip(mid.chunks(w)) {
         for (x, o) in row.iter_mut().enumerate() {
             let t = x * tw.taps;
             *o = tw.index[t..t + tw.taps]
                 .iter()
                 .zip(&tw.weight[t..t + tw.taps])
-                .map(|(&i, &wt)| wt * mrow[i])
+                .map(|(&i, &wt)| wt * mid[i])
                 .sum();
         }
     }

@@ -28,6 +28,20 @@ pub struct Density {
 }
 
 impl Density {
+    /// The density of the same photo enlarged `s` times, printed at the same size: `s`
+    /// times the pixels per unit. A bare aspect ratio stays as it is.
+    pub fn scaled(self, s: usize) -> Density {
+        if self.unit == DensityUnit::Aspect {
+            return self;
+        }
+        let s = s as u32;
+        Density {
+            x: self.x.saturating_mul(s),
+            y: self.y.saturating_mul(s),
+            ..self
+        }
+    }
+
     /// The density of the same photo turned a quarter turn: across and down swap.
     pub fn transposed(self) -> Density {
         Density {
@@ -64,7 +78,7 @@ impl Density {
     }
 
     /// PNG's form: pixels per metre (unit 1) or an aspect ratio (unit 0).
-    fn to_png(self) -> (u32, u32, u8) {
+    pub(super) fn to_png(self) -> (u32, u32, u8) {
         match self.unit {
             DensityUnit::Aspect => (self.x, self.y, 0),
             DensityUnit::PerMeter => (self.x, self.y, 1),
@@ -172,6 +186,75 @@ pub fn write_png(png: Vec<u8>, density: Density) -> Vec<u8> {
     out
 }
 
+/// `exif` (a TIFF-structured EXIF block) with its XResolution and YResolution (IFD0 tags
+/// 0x011A and 0x011B, rationals) made `s` times larger, so an image enlarged `s` times
+/// prints at the same size. A block that is malformed, or whose values would overflow,
+/// is returned as it was.
+pub fn scale_exif_resolution(mut exif: Vec<u8>, s: u32) -> Vec<u8> {
+    let be = match exif.get(..2) {
+        Some(b"MM") => true,
+        Some(b"II") => false,
+        _ => return exif,
+    };
+    let u16_at = |b: &[u8], i: usize| -> Option<u16> {
+        let v: [u8; 2] = b.get(i..i + 2)?.try_into().ok()?;
+        Some(if be {
+            u16::from_be_bytes(v)
+        } else {
+            u16::from_le_bytes(v)
+        })
+    };
+    let u32_at = |b: &[u8], i: usize| -> Option<u32> {
+        let v: [u8; 4] = b.get(i..i + 4)?.try_into().ok()?;
+        Some(if be {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        })
+    };
+    let Some(ifd) = u32_at(&exif, 4).map(|v| v as usize) else {
+        return exif;
+    };
+    let Some(n) = u16_at(&exif, ifd) else {
+        return exif;
+    };
+    let mut edits = Vec::new();
+    for k in 0..n as usize {
+        let e = ifd + 2 + 12 * k;
+        let (Some(tag), Some(kind), Some(count), Some(at)) = (
+            u16_at(&exif, e),
+            u16_at(&exif, e + 2),
+            u32_at(&exif, e + 4),
+            u32_at(&exif, e + 8),
+        ) else {
+            return exif;
+        };
+        // RATIONAL (type 5), one of them, stored at `at`.
+        if matches!(tag, 0x011A | 0x011B) && kind == 5 && count == 1 {
+            let at = at as usize;
+            let (Some(num), Some(den)) = (u32_at(&exif, at), u32_at(&exif, at + 4)) else {
+                return exif;
+            };
+            let scaled = match num.checked_mul(s) {
+                Some(v) => (v, den),
+                None if den % s == 0 => (num, den / s),
+                None => return exif,
+            };
+            edits.push((at, scaled));
+        }
+    }
+    for (at, (num, den)) in edits {
+        let (a, b) = if be {
+            (num.to_be_bytes(), den.to_be_bytes())
+        } else {
+            (num.to_le_bytes(), den.to_le_bytes())
+        };
+        exif[at..at + 4].copy_from_slice(&a);
+        exif[at + 4..at + 8].copy_from_slice(&b);
+    }
+    exif
+}
+
 /// One PNG chunk: length, type, data, and the CRC of type and data.
 pub(super) fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut crc = flate2::Crc::new();
@@ -246,6 +329,33 @@ mod tests {
                 unit: DensityUnit::PerCm
             }
         );
+    }
+
+    #[test]
+    fn exif_resolution_is_scaled_and_bad_blocks_are_kept() {
+        // Little-endian TIFF: IFD0 at 8 with XResolution and YResolution, rationals at 38
+        // and 46 (72/1 and 300/2), then a byte of padding.
+        let mut e = b"II*\0".to_vec();
+        e.extend(8u32.to_le_bytes());
+        e.extend(2u16.to_le_bytes());
+        for (tag, at) in [(0x011Au16, 38u32), (0x011B, 46)] {
+            e.extend(tag.to_le_bytes());
+            e.extend(5u16.to_le_bytes());
+            e.extend(1u32.to_le_bytes());
+            e.extend(at.to_le_bytes());
+        }
+        e.extend(0u32.to_le_bytes());
+        for v in [72u32, 1, 300, 2] {
+            e.extend(v.to_le_bytes());
+        }
+        let out = scale_exif_resolution(e.clone(), 4);
+        let at = |i: usize| u32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+        assert_eq!((at(38), at(42), at(46), at(50)), (288, 1, 1200, 2));
+        assert_eq!(out.len(), e.len());
+        // Truncated anywhere: unchanged, no panic.
+        for n in 0..e.len() {
+            assert_eq!(scale_exif_resolution(e[..n].to_vec(), 4), e[..n].to_vec());
+        }
     }
 
     #[test]

@@ -41,6 +41,25 @@ pub struct Metadata {
     pub density: Option<Density>,
 }
 
+impl Metadata {
+    /// The metadata of the image enlarged `s` times: the stated resolutions (outside EXIF
+    /// and in it) `s` times higher, so it prints at the same size; profile and the rest of
+    /// the EXIF as they were.
+    pub fn scaled(&self, s: usize) -> Metadata {
+        if s == 1 {
+            return self.clone();
+        }
+        Metadata {
+            icc_profile: self.icc_profile.clone(),
+            exif: self
+                .exif
+                .clone()
+                .map(|e| density::scale_exif_resolution(e, s as u32)),
+            density: self.density.map(|d| d.scaled(s)),
+        }
+    }
+}
+
 /// How [`Image::save_with`] writes a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SaveOptions {
@@ -429,7 +448,7 @@ pub fn to_u8(v: f32) -> u8 {
     (v.clamp(0.0, 1.0) * 255.0).round() as u8
 }
 
-fn to_u16(v: f32) -> u16 {
+pub(super) fn to_u16(v: f32) -> u16 {
     (v.clamp(0.0, 1.0) * 65535.0).round() as u16
 }
 

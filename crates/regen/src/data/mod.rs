@@ -7,6 +7,7 @@ mod idx;
 mod image;
 mod mask;
 mod patches;
+mod stream;
 mod tensor;
 
 pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
@@ -21,4 +22,5 @@ pub use image::{
 };
 pub use mask::{load_mask, mask_from_alpha, mask_from_image};
 pub use patches::{PatchSampler, dihedral, split};
+pub use stream::RowWriter;
 pub use tensor::{images_to_tensor, one_hot, tensor_to_images};

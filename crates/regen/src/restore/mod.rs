@@ -23,7 +23,7 @@ use std::path::Path;
 use crate::checkpoint::{self, ModelCard};
 use crate::classical::estimate_sigma;
 use crate::corrupt::Task;
-use crate::data::Image;
+use crate::data::{Image, RowWriter, SaveOptions};
 use crate::error::{Error, Result};
 use crate::models::{Descriptor, Family, RestoreNet};
 use crate::planes;
@@ -292,6 +292,135 @@ impl Restorer {
         (self.tile, own.then_some(self.margin), self.ensemble)
     }
 
+    /// As [`Restorer::restore`], handing the result to `sink` in bands of whole rows, top
+    /// to bottom, each as soon as its tiles are done, so that a large result (an upscaled
+    /// photo) is never held whole: the bands, stacked, are exactly what `restore` returns.
+    /// With the ensemble, whose views turn the whole image, the result is one band.
+    pub fn restore_bands(
+        &self,
+        image: &Image,
+        cond: &Condition,
+        sink: &mut dyn FnMut(Image) -> Result<()>,
+    ) -> Result<()> {
+        let (tile, margin, ensemble) = self.tiler_settings();
+        if ensemble {
+            return sink(self.restore(image, cond));
+        }
+        self.model_for(image)
+            .bands(image, cond, (tile, margin), None, sink)
+    }
+
+    /// Restores `image` into the file `path`: a PNG is written band by band as the tiles
+    /// are done ([`RowWriter`]), so an upscaled photo is never held whole as f32 (nor
+    /// with the ensemble, whose views need the whole image); other formats are encoded
+    /// from the whole result.
+    pub fn restore_to(
+        &self,
+        image: &Image,
+        cond: &Condition,
+        path: &Path,
+        save: &SaveOptions,
+    ) -> Result<()> {
+        if !RowWriter::streams(path) || self.ensemble {
+            return self.restore(image, cond).save_with(path, save);
+        }
+        let s = self.descriptor().scale;
+        let meta = image.meta.scaled(s);
+        let dims = (image.width * s, image.height * s, image.channels);
+        let mut writer = RowWriter::create(path, dims, image.sixteen_bit, &meta, save)?;
+        self.restore_bands(image, cond, &mut |band| writer.write(&band))?;
+        writer.finish()
+    }
+
+    /// The tiler for this model at `tile` and `margin` (default: its own).
+    fn tiler(&self, tile: usize, margin: Option<usize>) -> Tiler {
+        let d = self.descriptor();
+        Tiler {
+            tile,
+            margin: margin.unwrap_or(self.margin),
+            scale: d.scale,
+            multiple: d.restore_arch().map_or(1, |a| a.multiple()),
+        }
+    }
+
+    /// The network's runs over `image`: each one's image planes and input planes, and how
+    /// their outputs make the colour planes. A gray model runs once per colour plane, a
+    /// colour model once (a gray image as three equal planes, averaged back).
+    fn runs<'a>(&self, image: &'a Image, cond: &Condition) -> (Vec<Run<'a>>, Mix) {
+        let d = self.descriptor();
+        let (h, w) = (image.height, image.width);
+        let groups: Vec<Vec<&[f32]>> = match (d.image_channels(), image.color_channels()) {
+            (1, cc) => (0..cc).map(|c| vec![image.plane(c)]).collect(),
+            (3, 3) => vec![vec![image.plane(0), image.plane(1), image.plane(2)]],
+            _ => vec![vec![image.plane(0); 3]],
+        };
+        let mix = match (d.image_channels(), image.color_channels()) {
+            (1, _) => Mix::PerPlane,
+            (3, 3) => Mix::Together,
+            _ => Mix::GrayMean,
+        };
+        let runs = groups
+            .into_iter()
+            .map(|planes| {
+                let sigma = d
+                    .takes_sigma()
+                    .then(|| cond.sigma.unwrap_or_else(|| estimate_sigma(&planes, h, w)));
+                let cond = Condition { sigma, ..*cond };
+                let inputs = planes::inputs(&d.inputs, &planes, &cond, h, w);
+                let copy = planes::nothing_missing(&d.inputs, &inputs);
+                Run {
+                    planes,
+                    inputs,
+                    copy,
+                }
+            })
+            .collect();
+        (runs, mix)
+    }
+
+    /// Restores `image` band by band (see [`Restorer::restore_bands`]); `false` when the
+    /// ticker stopped it.
+    fn bands(
+        &self,
+        image: &Image,
+        cond: &Condition,
+        (tile, margin): (usize, Option<usize>),
+        ticker: Option<&Ticker>,
+        sink: &mut dyn FnMut(Image) -> Result<()>,
+    ) -> Result<()> {
+        let tiler = self.tiler(tile, margin);
+        let d = self.descriptor();
+        let (h, w, s) = (image.height, image.width, d.scale);
+        let (runs, mix) = self.runs(image, cond);
+        if let Some(t) = ticker {
+            let work = runs.iter().filter(|r| !r.copy).count();
+            t.expect(work * tiler.tiles(h, w));
+        }
+        let forward = |x| self.net.forward(x);
+        for y0 in tiler.bands(h) {
+            let rows = tiler.band_rows(h, y0);
+            let mut outs = Vec::with_capacity(runs.len());
+            for run in &runs {
+                let cut = |p: &[f32]| p[rows.start * w..rows.end * w].to_vec();
+                let mut out = if run.copy {
+                    run.planes.iter().map(|p| cut(p)).collect()
+                } else {
+                    match tiler.band(&run.inputs, h, w, y0, ticker, &forward) {
+                        Some(o) => o,
+                        None => return Ok(()),
+                    }
+                };
+                let image_rows: Vec<Vec<f32>> = run.planes.iter().map(|p| cut(p)).collect();
+                let image_rows: Vec<&[f32]> = image_rows.iter().map(Vec::as_slice).collect();
+                let input_rows: Vec<Vec<f32>> = run.inputs.iter().map(|p| cut(p)).collect();
+                planes::finish(&d.inputs, &image_rows, &input_rows, &mut out);
+                outs.push(out);
+            }
+            sink(assemble(image, s, rows, mix, outs))?;
+        }
+        Ok(())
+    }
+
     fn restore_image(
         &self,
         image: &Image,
@@ -299,108 +428,140 @@ impl Restorer {
         (tile, margin, ensemble): (usize, Option<usize>, bool),
         ticker: Option<&Ticker>,
     ) -> Image {
-        let d = self.descriptor();
-        let tiler = Tiler {
-            tile,
-            margin: margin.unwrap_or(self.margin),
-            scale: d.scale,
-            multiple: d.restore_arch().map_or(1, |a| a.multiple()),
+        let s = self.descriptor().scale;
+        let mut out = Image {
+            height: image.height * s,
+            width: image.width * s,
+            data: vec![0.0; image.channels * image.height * s * image.width * s],
+            ..image.clone()
         };
-        let (h, w, s) = (image.height, image.width, d.scale);
-        let cc = image.color_channels();
-        let mut out = image.clone();
-        if s != 1 {
-            out = scaled_like(image, s);
+        out.meta = image.meta.scaled(s);
+        if ensemble {
+            self.restore_ensemble(image, cond, (tile, margin), ticker, &mut out);
+            return out;
         }
-        if let Some(t) = ticker {
-            let calls = if d.image_channels() == 1 { cc } else { 1 };
-            let views = if ensemble { 8 } else { 1 };
-            t.expect(calls * tiler.tiles(h, w) * views);
-        }
-        let run =
-            |planes: &[&[f32]]| self.restore_planes(planes, cond, &tiler, ensemble, ticker, h, w);
-        match (d.image_channels(), cc) {
-            (1, _) => {
-                for c in 0..cc {
-                    let r = run(&[image.plane(c)]);
-                    out.plane_mut(c).copy_from_slice(&r[0]);
-                }
+        let mut at = 0;
+        let n = out.height * out.width;
+        let sunk = self.bands(image, cond, (tile, margin), ticker, &mut |band| {
+            let m = band.height * band.width;
+            for c in 0..out.channels {
+                out.data[c * n + at..c * n + at + m].copy_from_slice(band.plane(c));
             }
-            (3, 3) => {
-                let r = run(&[image.plane(0), image.plane(1), image.plane(2)]);
-                for (c, p) in r.iter().enumerate() {
-                    out.plane_mut(c).copy_from_slice(p);
-                }
-            }
-            _ => {
-                // A gray image through a colour model: as an RGB image with three equal
-                // planes, whose restored planes are averaged back into one.
-                let p = image.plane(0);
-                let r = run(&[p, p, p]);
-                let mean = (0..r[0].len()).map(|i| (r[0][i] + r[1][i] + r[2][i]) / 3.0);
-                for (o, v) in out.plane_mut(0).iter_mut().zip(mean) {
-                    *o = v;
-                }
-            }
-        }
+            at += m;
+            Ok(())
+        });
+        sunk.expect("collecting bands cannot fail");
         out
     }
 
-    /// Restores the model's image planes (one or three, `h` x `w`) together; values
-    /// clamped to [0, 1].
-    #[allow(clippy::too_many_arguments)]
-    fn restore_planes(
+    /// The whole image through the eight views of the ensemble, into `out` (already
+    /// `scale` times the image's size).
+    fn restore_ensemble(
         &self,
-        image: &[&[f32]],
+        image: &Image,
         cond: &Condition,
-        tiler: &Tiler,
-        ensemble: bool,
+        (tile, margin): (usize, Option<usize>),
         ticker: Option<&Ticker>,
-        h: usize,
-        w: usize,
-    ) -> Vec<Vec<f32>> {
+        out: &mut Image,
+    ) {
+        let tiler = self.tiler(tile, margin);
         let d = self.descriptor();
-        let sigma = d
-            .takes_sigma()
-            .then(|| cond.sigma.unwrap_or_else(|| estimate_sigma(image, h, w)));
-        let cond = Condition { sigma, ..*cond };
-        let inputs = planes::inputs(&d.inputs, image, &cond, h, w);
-        if planes::nothing_missing(&d.inputs, &inputs) {
-            return image.iter().map(|p| p.to_vec()).collect();
+        let (h, w, s) = (image.height, image.width, d.scale);
+        let (runs, mix) = self.runs(image, cond);
+        if let Some(t) = ticker {
+            let work = runs.iter().filter(|r| !r.copy).count();
+            t.expect(work * tiler.tiles(h, w) * 8);
         }
         let forward = |x| self.net.forward(x);
-        let mut out = if ensemble {
-            tiler.run_ensemble(&inputs, h, w, ticker, &forward)
-        } else {
-            tiler.run(&inputs, h, w, ticker, &forward)
-        };
-        if out.is_empty() {
-            // Cancelled before the first tile.
-            out = vec![vec![0.0; h * w * d.scale * d.scale]; image.len()];
-        }
-        planes::finish(&d.inputs, image, &inputs, &mut out);
-        out
+        let outs = runs
+            .iter()
+            .map(|run| {
+                let mut o = if run.copy {
+                    run.planes.iter().map(|p| p.to_vec()).collect()
+                } else {
+                    tiler.run_ensemble(&run.inputs, h, w, ticker, &forward)
+                };
+                if o.is_empty() {
+                    // Cancelled before the first tile.
+                    o = vec![vec![0.0; h * w * s * s]; run.planes.len()];
+                }
+                planes::finish(&d.inputs, &run.planes, &run.inputs, &mut o);
+                o
+            })
+            .collect();
+        let whole = assemble(image, s, 0..h, mix, outs);
+        out.data = whole.data;
     }
 }
 
-/// `image` at `s` times its size: its colour planes zero (to be filled), its alpha planes
-/// repeated pixel for pixel, its metadata kept.
-fn scaled_like(image: &Image, s: usize) -> Image {
+/// One run of the network over an image: its image planes, its input planes, and whether
+/// the network can be skipped (nothing to inpaint: the output is the input).
+struct Run<'a> {
+    planes: Vec<&'a [f32]>,
+    inputs: Vec<Vec<f32>>,
+    copy: bool,
+}
+
+/// How the runs' outputs make an image's colour planes.
+#[derive(Clone, Copy)]
+enum Mix {
+    /// A gray model: one run per colour plane.
+    PerPlane,
+    /// A colour model on a colour image: one run, three planes.
+    Together,
+    /// A colour model on a gray image: one run on three equal planes, averaged.
+    GrayMean,
+}
+
+/// The band of the result for input rows `rows`: the runs' outputs (each `s` times as many
+/// rows, `s w` wide) made colour planes by `mix`, and the image's alpha planes for those
+/// rows, enlarged by bicubic interpolation when `s` > 1.
+fn assemble(
+    image: &Image,
+    s: usize,
+    rows: std::ops::Range<usize>,
+    mix: Mix,
+    outs: Vec<Vec<Vec<f32>>>,
+) -> Image {
     let (h, w) = (image.height, image.width);
-    let mut out = Image {
-        height: h * s,
-        width: w * s,
-        data: vec![0.0; image.channels * h * s * w * s],
-        ..image.clone()
+    let mut colour: Vec<Vec<f32>> = match mix {
+        Mix::PerPlane => outs.into_iter().map(|mut o| o.swap_remove(0)).collect(),
+        Mix::Together => outs.into_iter().next().unwrap_or_default(),
+        Mix::GrayMean => {
+            let o = &outs[0];
+            vec![
+                (0..o[0].len())
+                    .map(|i| (o[0][i] + o[1][i] + o[2][i]) / 3.0)
+                    .collect(),
+            ]
+        }
     };
     for c in image.color_channels()..image.channels {
-        let src = image.plane(c).to_vec();
-        for (i, v) in out.plane_mut(c).iter_mut().enumerate() {
-            let (y, x) = (i / (w * s) / s, i % (w * s) / s);
-            *v = src[y * w + x];
-        }
+        let alpha = image.plane(c);
+        colour.push(if s == 1 {
+            alpha[rows.start * w..rows.end * w].to_vec()
+        } else {
+            let mut a = crate::corrupt::resize::resize_rows(
+                alpha,
+                h,
+                w,
+                (h * s, w * s),
+                s as f64,
+                crate::corrupt::resize::Kernel::Cubic,
+                rows.start * s..rows.end * s,
+            );
+            a.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+            a
+        });
     }
-    out
+    Image {
+        channels: image.channels,
+        height: rows.len() * s,
+        width: w * s,
+        data: colour.concat(),
+        sixteen_bit: image.sixteen_bit,
+        meta: image.meta.scaled(s),
+    }
 }
 
 /// Checks that a mask (file or folder) is given for inpainting, and only then, and that it
@@ -456,6 +617,75 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(diff < 1e-5, "max difference {diff}");
+    }
+
+    /// A 2000x1500 image (gray with alpha) through an x4 upscaler: tiled at the default 128
+    /// pixels with the network's margin, streamed band by band, and in one pass over the
+    /// whole image agree within 1e-5; the alpha is enlarged by bicubic interpolation.
+    #[test]
+    fn a_2000x1500_image_upscaled_in_tiles_equals_one_pass() {
+        use crate::models::{CompactConfig, RestoreArch};
+        let arch = RestoreArch::Compact(
+            CompactConfig::new(1, 1)
+                .with_features(4)
+                .with_convs(3)
+                .with_scale(4),
+        );
+        let net = arch.init(&crate::device::device());
+        let inputs = planes::for_task(Task::Upscale, 1, false, false);
+        let d = Descriptor::restore(Task::Upscale, arch, inputs).unwrap();
+        let mut r = Restorer::new(net, ModelCard::new(d, 0));
+        let (h, w) = (1500, 2000);
+        let data = (0..2 * h * w)
+            .map(|i| (((i % w) * 7 + (i / w) * 13 + (i * i) % 17) % 256) as f32 / 255.0)
+            .collect();
+        let img = Image {
+            channels: 2,
+            data,
+            ..Image::zeros(0, h, w)
+        };
+        let cond = Condition::default();
+        assert_eq!(r.tile, 128);
+        let tiled = r.restore(&img, &cond);
+        assert_eq!(
+            (tiled.height, tiled.width, tiled.channels),
+            (4 * h, 4 * w, 2)
+        );
+        let mut stacked: Vec<Vec<f32>> = vec![Vec::new(); 2];
+        let mut bands = 0;
+        r.restore_bands(&img, &cond, &mut |b| {
+            for (c, p) in stacked.iter_mut().enumerate() {
+                p.extend_from_slice(b.plane(c));
+            }
+            bands += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(bands, h.div_ceil(128));
+        assert_eq!(
+            stacked.concat(),
+            tiled.data,
+            "bands stack to the tiled result"
+        );
+        let alpha = crate::corrupt::resize::upscale(
+            &img.channel(1),
+            4,
+            crate::corrupt::resize::Kernel::Cubic,
+        );
+        assert_eq!(
+            tiled.plane(1),
+            &alpha.data[..],
+            "alpha is the bicubic enlargement"
+        );
+        r.tile = w;
+        let whole = r.restore(&img, &cond);
+        let gap = whole
+            .data
+            .iter()
+            .zip(&tiled.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(gap <= 1e-5, "tiled and whole differ by {gap}");
     }
 
     fn color_denoiser(width: usize) -> Restorer {

@@ -107,45 +107,82 @@ impl Tiler {
         forward: &dyn Fn(Tensor<4>) -> Tensor<4>,
     ) -> Vec<Vec<f32>> {
         let s = self.scale;
-        let (t, m) = self.grid();
         let mut out: Vec<Vec<f32>> = Vec::new();
-        for y0 in (0..h).step_by(t) {
-            for x0 in (0..w).step_by(t) {
-                if ticker.is_some_and(|k| !k.go_on()) {
-                    return out;
-                }
-                let (y1, x1) = ((y0 + t).min(h), (x0 + t).min(w));
-                let (cy0, cx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
-                let (cy1, cx1) = ((y1 + m).min(h), (x1 + m).min(w));
-                let (th, tw) = (cy1 - cy0, cx1 - cx0);
-                let tiles: Vec<Vec<f32>> = planes
-                    .iter()
-                    .map(|p| {
-                        let mut tile = Vec::with_capacity(th * tw);
-                        for y in cy0..cy1 {
-                            tile.extend_from_slice(&p[y * w + cx0..y * w + cx1]);
-                        }
-                        tile
-                    })
-                    .collect();
-                let res = self.pass(&tiles, th, tw, forward);
-                if out.is_empty() {
-                    out = vec![vec![0.0; h * s * w * s]; res.len()];
-                }
-                let (ow, rw) = (w * s, tw * s);
-                for (o, r) in out.iter_mut().zip(&res) {
-                    for y in y0 * s..y1 * s {
-                        let src = (y - cy0 * s) * rw + (x0 - cx0) * s;
-                        let dst = y * ow + x0 * s;
-                        o[dst..dst + (x1 - x0) * s].copy_from_slice(&r[src..src + (x1 - x0) * s]);
-                    }
-                }
-                if let Some(k) = ticker {
-                    k.tile_done();
-                }
+        for y0 in self.bands(h) {
+            let Some(band) = self.band(planes, h, w, y0, ticker, forward) else {
+                break;
+            };
+            if out.is_empty() {
+                out = vec![vec![0.0; h * s * w * s]; band.len()];
+            }
+            for (o, b) in out.iter_mut().zip(&band) {
+                o[y0 * s * w * s..][..b.len()].copy_from_slice(b);
             }
         }
         out
+    }
+
+    /// The first input row of each band of tiles, top to bottom.
+    pub(crate) fn bands(&self, h: usize) -> impl Iterator<Item = usize> {
+        (0..h).step_by(self.grid().0)
+    }
+
+    /// The input rows of the band that starts at row `y0`.
+    pub(crate) fn band_rows(&self, h: usize, y0: usize) -> std::ops::Range<usize> {
+        y0..(y0 + self.grid().0).min(h)
+    }
+
+    /// The output of one band of tiles (the input rows [`Tiler::band_rows`] of `y0`, every
+    /// tile across): per output plane, its `s` times as many rows, each `s w` wide,
+    /// unclamped. `None` when the ticker says stop.
+    pub(crate) fn band(
+        &self,
+        planes: &[Vec<f32>],
+        h: usize,
+        w: usize,
+        y0: usize,
+        ticker: Option<&Ticker>,
+        forward: &dyn Fn(Tensor<4>) -> Tensor<4>,
+    ) -> Option<Vec<Vec<f32>>> {
+        let s = self.scale;
+        let (t, m) = self.grid();
+        let y1 = (y0 + t).min(h);
+        let mut out: Vec<Vec<f32>> = Vec::new();
+        for x0 in (0..w).step_by(t) {
+            if ticker.is_some_and(|k| !k.go_on()) {
+                return None;
+            }
+            let x1 = (x0 + t).min(w);
+            let (cy0, cx0) = (y0.saturating_sub(m), x0.saturating_sub(m));
+            let (cy1, cx1) = ((y1 + m).min(h), (x1 + m).min(w));
+            let (th, tw) = (cy1 - cy0, cx1 - cx0);
+            let tiles: Vec<Vec<f32>> = planes
+                .iter()
+                .map(|p| {
+                    let mut tile = Vec::with_capacity(th * tw);
+                    for y in cy0..cy1 {
+                        tile.extend_from_slice(&p[y * w + cx0..y * w + cx1]);
+                    }
+                    tile
+                })
+                .collect();
+            let res = self.pass(&tiles, th, tw, forward);
+            if out.is_empty() {
+                out = vec![vec![0.0; (y1 - y0) * s * w * s]; res.len()];
+            }
+            let (ow, rw) = (w * s, tw * s);
+            for (o, r) in out.iter_mut().zip(&res) {
+                for y in y0 * s..y1 * s {
+                    let src = (y - cy0 * s) * rw + (x0 - cx0) * s;
+                    let dst = (y - y0 * s) * ow + x0 * s;
+                    o[dst..dst + (x1 - x0) * s].copy_from_slice(&r[src..src + (x1 - x0) * s]);
+                }
+            }
+            if let Some(k) = ticker {
+                k.tile_done();
+            }
+        }
+        Some(out)
     }
 
     /// As [`Tiler::run`], averaged over the eight flips and 90-degree rotations of the
