@@ -61,6 +61,24 @@ class DnCnn(nn.Module):
         return inp - self.tail(self.body(inp))
 
 
+class Compact(nn.Module):
+    """SRVGGNetCompact (Real-ESRGAN): conv + PReLU, `depth` more, a last conv to 3 s^2
+    planes, pixel shuffle, plus the input upsampled by nearest neighbour."""
+
+    def __init__(self, width=64, depth=16, s=4):
+        super().__init__()
+        self.s = s
+        self.body = nn.ModuleList([nn.Conv2d(3 if i == 0 else width, width, 3, padding=1) for i in range(depth + 1)])
+        self.acts = nn.ModuleList([nn.PReLU(width) for _ in range(depth + 1)])
+        self.last = nn.Conv2d(width, 3 * s * s, 3, padding=1)
+
+    def forward(self, x):
+        y = x
+        for c, a in zip(self.body, self.acts):
+            y = a(c(y))
+        return nn.functional.pixel_shuffle(self.last(y), self.s) + nn.functional.interpolate(x, scale_factor=self.s, mode="nearest")
+
+
 def status_mb(field):
     """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM the peak)."""
     with open("/proc/self/status") as f:
@@ -81,15 +99,22 @@ def main():
     # Resident memory before the network exists (the libraries are loaded by now): the
     # training step's peak is measured above it.
     base_mb = status_mb("VmRSS")
-    model = (DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)).to(dev)
+    s, c = 1, 1
+    if arch.startswith("compact-x"):
+        s, c = int(arch[len("compact-x"):]), 3
+        model = Compact(width, depth, s).to(dev)
+    else:
+        model = (DnCnn(width, depth) if arch == "dncnn" else EncDec(width, depth)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(batch, 1, patch, patch, device=dev)
-    y = torch.rand(batch, 1, patch, patch, device=dev)
+    x = torch.rand(batch, c, patch, patch, device=dev)
+    y = torch.rand(batch, c, s * patch, s * patch, device=dev)
+    # Upscalers train with L1, as regen's do; the denoisers with MSE.
+    lossf = (lambda d: d.abs().mean()) if s > 1 else (lambda d: (d ** 2).mean())
     times, fwd, bwd, opt_t = [], [], [], []
     for i in range(steps + 2):
         t = time.perf_counter()
         opt.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
+        loss = lossf(model(x) - y)
         loss.item()
         t_fwd = time.perf_counter() - t
         loss.backward()
@@ -104,13 +129,13 @@ def main():
             opt_t.append(total - t_bwd)
     peak_mb = status_mb("VmHWM")
     model.eval()
-    img = torch.rand(1, 1, size, size, device=dev)
+    img = torch.rand(1, c, size, size, device=dev)
     ftimes = []
     with torch.no_grad():
         for i in range(reps + 1):
             t = time.perf_counter()
             out = model(img).cpu().numpy()
-            assert out.size == size * size
+            assert out.size == c * s * s * size * size
             if i >= 1:
                 ftimes.append(time.perf_counter() - t)
     med = lambda v: sorted(v)[len(v) // 2]

@@ -3,7 +3,9 @@
 //! 512x512 image. Prints one JSON line.
 //!
 //! Usage: `regen-bench ARCH WIDTH DEPTH BATCH PATCH STEPS SIZE REPS` (on the device
-//! `REGEN_DEVICE` names; the CPU by default).
+//! `REGEN_DEVICE` names; the CPU by default). ARCH is `encdec`, `dncnn` (gray, MSE) or
+//! `compact-x2` / `compact-x4` (an RGB upscaler: WIDTH features, DEPTH convolutions, L1
+//! against a target `s` times the patch, as upscalers train).
 
 use std::time::Instant;
 
@@ -19,13 +21,18 @@ fn main() {
         std::process::exit(2);
     }
     let n = |i: usize| a[i].parse::<usize>().expect("a number");
-    let arch = if a[0] == "dncnn" {
-        Arch::DnCnn
-    } else {
-        Arch::EncDec
+    let (arch, scale) = match a[0].as_str() {
+        "dncnn" => (Arch::DnCnn, None),
+        "compact-x2" => (Arch::Compact, Some(2)),
+        "compact-x4" => (Arch::Compact, Some(4)),
+        _ => (Arch::EncDec, None),
     };
+    let channels = if scale.is_some() { 3 } else { 1 };
     let config = RestoreConfig::new()
         .with_arch(arch)
+        .with_in_channels(channels)
+        .with_out_channels(channels)
+        .with_scale(scale)
         .with_width(n(1))
         .with_depth(n(2));
     let (batch, patch, steps, size, reps) = (n(3), n(4), n(5), n(6), n(7));
@@ -58,12 +65,22 @@ fn measure(
     let device = regen::device::train_device();
     let mut model = config.init(&device);
     let mut optim = AdamConfig::new().init();
-    let x = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
-    let y = Tensor::<4>::random([batch, 1, patch, patch], Distribution::Default, &device);
+    let (c, s) = (config.out_channels, config.upscale_factor());
+    let x = Tensor::<4>::random([batch, c, patch, patch], Distribution::Default, &device);
+    let y = Tensor::<4>::random(
+        [batch, c, s * patch, s * patch],
+        Distribution::Default,
+        &device,
+    );
     let (mut times, mut fwd, mut bwd, mut opt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..steps + 2 {
         let t = Instant::now();
-        let loss = (model.forward(x.clone()) - y.clone()).square().mean();
+        let d = model.forward(x.clone()) - y.clone();
+        let loss = if s > 1 {
+            d.abs().mean()
+        } else {
+            d.square().mean()
+        };
         let _: f32 = loss.clone().into_scalar();
         let t_fwd = t.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -81,12 +98,12 @@ fn measure(
     let peak_mb = status_mb("VmHWM");
     let net = model.valid();
     let plain = regen::device::device();
-    let img = Tensor::<4>::random([1, 1, size, size], Distribution::Default, &plain);
+    let img = Tensor::<4>::random([1, c, size, size], Distribution::Default, &plain);
     let mut ftimes = Vec::new();
     for i in 0..reps + 1 {
         let t = Instant::now();
         let out: Vec<f32> = net.forward(img.clone()).into_data().try_to_vec().unwrap();
-        assert_eq!(out.len(), size * size);
+        assert_eq!(out.len(), c * s * s * size * size);
         if i >= 1 {
             ftimes.push(t.elapsed().as_secs_f64());
         }

@@ -248,7 +248,8 @@ pub struct CorruptArgs {
     /// Upscale: the shrinking factor, 2, 3 or 4.
     #[arg(long)]
     pub scale: Option<usize>,
-    /// Upscale: bicubic (MATLAB's antialiased imresize, as the super-resolution benchmarks).
+    /// Upscale: bicubic (MATLAB's antialiased imresize, as the super-resolution benchmarks)
+    /// or real (Real-ESRGAN's second-order blur, resize, noise and JPEG, as real photos).
     #[arg(long, default_value = "bicubic")]
     pub degradation: Degradation,
     /// Inpaint: strokes (free-form brush lines), box (one centred) or boxes (random).

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use regen::Task;
+use regen::corrupt::Degradation;
 
 use super::{BlurArgs, Json};
 
@@ -127,6 +128,10 @@ pub struct EvalRestoreArgs {
     /// MATLAB's bicubic imresize and scored on luminance with it shaved from the borders.
     #[arg(long)]
     pub scale: Option<usize>,
+    /// Upscale: bicubic (MATLAB's imresize, the benchmarks' protocol) or real (Real-ESRGAN's
+    /// second-order blur, resize, noise and JPEG; image i with seed --seed + i).
+    #[arg(long, default_value = "bicubic")]
+    pub degradation: Degradation,
     /// Noise sigma on the 0-255 scale (denoise: required; deblur: after the blur, default 2).
     #[arg(long, allow_hyphen_values = true)]
     pub sigma: Option<String>,

@@ -126,7 +126,7 @@ pub struct TrainRestoreArgs {
     #[arg(long)]
     pub scale: Option<usize>,
     /// Upscale: how training images are shrunk: bicubic (MATLAB's imresize, for clean
-    /// images).
+    /// images) or real (Real-ESRGAN's blur, resize, noise and JPEG, twice: for photos).
     #[arg(long)]
     pub degradation: Option<Degradation>,
     /// The loss: l2, l1 or charbonnier (default l1 for upscale, l2 otherwise).

@@ -13,8 +13,13 @@ use crate::args::{EvalAugmentArgs, EvalGenerateArgs, EvalNoiseArgs, EvalRestoreA
 
 pub fn restore(a: EvalRestoreArgs) -> Result<ExitCode> {
     let coverage = parse_fraction_range("--coverage", &a.coverage)?;
-    let damage =
-        Corruption::for_eval(a.task, a.sigma.as_deref(), coverage, a.blur.kind(), a.scale)?;
+    let damage = Corruption::for_eval(
+        a.task,
+        a.sigma.as_deref(),
+        coverage,
+        a.blur.kind(),
+        (a.scale, a.degradation),
+    )?;
     let r = regen::eval::restore::eval_folder(
         a.model.as_deref(),
         a.task,

@@ -12,6 +12,7 @@
 
 pub mod blur;
 pub mod mask;
+pub mod real;
 pub mod resize;
 
 use serde::{Deserialize, Serialize};
@@ -64,9 +65,12 @@ pub enum Degradation {
     /// (Set5, Set14, BSD100) make their inputs: for clean images.
     #[default]
     Bicubic,
+    /// Real-ESRGAN's second-order degradation (blur, resize, noise, JPEG, twice, then the
+    /// final resize): for real photos ([`real::degrade`]).
+    Real,
 }
 
-crate::choice::named!(Degradation, "degradation", "bicubic");
+crate::choice::named!(Degradation, "degradation", "bicubic or real");
 
 /// Upscaling factors regen's damage, training and evaluation take.
 pub const SCALES: std::ops::RangeInclusive<usize> = 2..=4;
@@ -279,20 +283,20 @@ impl Corruption {
 
     /// The damage `regen eval restore` scores `task` on: Gaussian noise of `sigma`
     /// (required); strokes over `coverage`; `blur` plus noise of `sigma` (default
-    /// [`TEST_BLUR_NOISE`]); bicubic shrinking by `scale` (required). Evaluation compares
-    /// at one noise level, so `sigma` is no range.
+    /// [`TEST_BLUR_NOISE`]); shrinking by `scale` (required) with `degradation`.
+    /// Evaluation compares at one noise level, so `sigma` is no range.
     pub fn for_eval(
         task: Task,
         sigma: Option<&str>,
         coverage: (f32, f32),
         blur: blur::BlurKind,
-        scale: Option<usize>,
+        (scale, degradation): (Option<usize>, Degradation),
     ) -> Result<Corruption> {
         let c = match task {
             Task::Upscale => Corruption::Downscale {
                 scale: scale
                     .ok_or_else(|| Error::arg("--scale is required to evaluate upscaling"))?,
-                degradation: Degradation::Bicubic,
+                degradation,
             },
             Task::Denoise => Corruption::Gaussian {
                 sigma: Sigma::parse_fixed(
@@ -363,6 +367,7 @@ impl Corruption {
         if let Corruption::Downscale { scale, degradation } = self {
             let image = match degradation {
                 Degradation::Bicubic => resize::bicubic_down(image, *scale),
+                Degradation::Real => real::degrade(image, *scale, seed),
             };
             return Corrupted {
                 image,

@@ -129,6 +129,20 @@ pub fn resize_plane(
     resize_rows(src, h, w, (out_h, out_w), scale, kernel, 0..out_h)
 }
 
+/// One `h` x `w` plane resized to exactly `out_h` x `out_w`, each axis at its own scale
+/// (`out / in`): the random resizes of the realistic damage.
+pub fn resize_xy(
+    src: &[f32],
+    h: usize,
+    w: usize,
+    out_h: usize,
+    out_w: usize,
+    kernel: Kernel,
+) -> Vec<f32> {
+    let (sh, sw) = (out_h as f64 / h as f64, out_w as f64 / w as f64);
+    separable(src, (h, w), (out_h, out_w), (sh, sw), kernel, 0..out_h)
+}
+
 /// The output rows `rows` of [`resize_plane`] alone (`rows.len()` x `out_w`), for writing
 /// a large result band by band.
 pub fn resize_rows(
@@ -140,9 +154,22 @@ pub fn resize_rows(
     kernel: Kernel,
     rows: std::ops::Range<usize>,
 ) -> Vec<f32> {
+    separable(src, (h, w), (out_h, out_w), (scale, scale), kernel, rows)
+}
+
+/// Rows `rows` of `src` resized to `out_h` x `out_w` at `(scale_h, scale_w)`: rows first,
+/// then columns.
+fn separable(
+    src: &[f32],
+    (h, w): (usize, usize),
+    (out_h, out_w): (usize, usize),
+    (scale_h, scale_w): (f64, f64),
+    kernel: Kernel,
+    rows: std::ops::Range<usize>,
+) -> Vec<f32> {
     debug_assert_eq!(src.len(), h * w);
-    let th = taps(h, out_h, scale, kernel);
-    let tw = taps(w, out_w, scale, kernel);
+    let th = taps(h, out_h, scale_h, kernel);
+    let tw = taps(w, out_w, scale_w, kernel);
     let mut mid = vec![0.0f32; w];
     let mut out = vec![0.0f32; rows.len() * out_w];
     for (y, row) in rows.zip(out.chunks_mut(out_w)) {
