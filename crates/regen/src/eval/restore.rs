@@ -13,7 +13,7 @@ use crate::classical::{
     gaussian_filter, harmonic_fill, median_filter, richardson_lucy, wiener_mirrored,
 };
 use crate::corrupt::resize::{Kernel, upscale};
-use crate::corrupt::{Corruption, Sigma, Task};
+use crate::corrupt::{Corruption, Degradation, Sigma, Task};
 use crate::data::{Image, load_folder};
 use crate::error::{Error, Result};
 use crate::metrics::{mod_crop, psnr, psnr_y, ssim_image, ssim_y};
@@ -186,7 +186,13 @@ pub fn models_for(
     damage: &Corruption,
 ) -> Result<Vec<Restorer>> {
     let first = match damage {
-        Corruption::Downscale { scale, .. } => {
+        Corruption::Downscale { scale, degradation } => {
+            // Without a model, the shipped upscaler made for this damage, if there is one.
+            let own = match degradation {
+                Degradation::Bicubic => format!("upscale-x{scale}"),
+                Degradation::Real => format!("upscale-photo-x{scale}"),
+            };
+            let model = model.or(crate::shipped::find(&own).map(|m| m.name));
             Restorer::for_task(model, Some(task), false, Some(*scale))?
         }
         _ => Restorer::load_for(model, Some(task))?,

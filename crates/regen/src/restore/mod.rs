@@ -56,9 +56,6 @@ pub const NON_BLIND_DEBLURRER: &str = "deblur-nonblind";
 /// The shipped colour denoiser, the default for colour images.
 pub const COLOR_DENOISER: &str = "denoise-color";
 
-/// The upscaler `regen restore --task upscale` runs without `--model` or `--scale`.
-pub const DEFAULT_UPSCALER: &str = "upscale-x4";
-
 impl Restorer {
     /// Loads `spec`: the name of a shipped model (`denoise`) or a `.safetensors` path.
     pub fn load(spec: &str) -> Result<Restorer> {
@@ -106,8 +103,8 @@ impl Restorer {
     /// of another task, a non-blind deblurrer without a kernel and a blind one with a kernel
     /// are refused, naming the model.
     ///
-    /// Upscaling takes `scale` (2, 3 or 4): without a model, the shipped upscaler of that
-    /// factor (default [`DEFAULT_UPSCALER`]); with one, a check that it is its factor.
+    /// Upscaling takes `scale` (2, 3 or 4): without a model, the first shipped upscaler of
+    /// that factor (default 4); with one, a check that it is its factor.
     pub fn for_task(
         model: Option<&str>,
         task: Option<Task>,
@@ -151,26 +148,41 @@ impl Restorer {
         }
     }
 
-    /// The upscaler `model`, or the shipped one of factor `scale`, checked to enlarge by
-    /// `scale` when one is given.
+    /// The upscaler `model`, or the first shipped one of factor `scale` (default 4: the
+    /// photo upscaler, what people most upscale), checked to enlarge by `scale` when one
+    /// is given.
     fn upscaler(model: Option<&str>, task: Option<Task>, scale: Option<usize>) -> Result<Restorer> {
-        let shipped_name = match (model, scale) {
-            (Some(_), _) => None,
-            (None, None) => Some(DEFAULT_UPSCALER.to_string()),
-            (None, Some(s)) => {
-                let name = format!("upscale-x{s}");
-                if shipped::find(&name).is_none() {
-                    let have: Vec<String> = shipped::SHIPPED
-                        .iter()
-                        .filter(|m| m.card().descriptor.task == Some(Task::Upscale))
-                        .map(|m| format!("x{}", m.card().descriptor.scale))
-                        .collect();
-                    return Err(Error::arg(format!(
-                        "--scale {s}: regen ships no x{s} upscaler (it ships {}); give --model FILE",
-                        have.join(", ")
-                    )));
+        let shipped_name = match model {
+            Some(_) => None,
+            None => {
+                let s = scale.unwrap_or(4);
+                let upscalers: Vec<(&str, usize)> = shipped::SHIPPED
+                    .iter()
+                    .filter_map(|m| {
+                        let d = m.card().descriptor;
+                        (d.task == Some(Task::Upscale)).then_some((m.name, d.scale))
+                    })
+                    .collect();
+                match upscalers.iter().find(|(_, k)| *k == s) {
+                    Some((name, _)) => Some(name.to_string()),
+                    None => {
+                        let mut have: Vec<String> =
+                            upscalers.iter().map(|(_, k)| format!("x{k}")).collect();
+                        have.dedup();
+                        let have = if have.is_empty() {
+                            "none".to_string()
+                        } else {
+                            have.join(", ")
+                        };
+                        let asked = match scale {
+                            Some(s) => format!("--scale {s}"),
+                            None => "--task upscale".into(),
+                        };
+                        return Err(Error::arg(format!(
+                            "{asked}: regen ships no x{s} upscaler (it ships {have}); give --model FILE"
+                        )));
+                    }
                 }
-                Some(name)
             }
         };
         let spec = model.or(shipped_name.as_deref());
