@@ -331,3 +331,112 @@ impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
         }
     }
 }
+
+/// regen's PReLU as a backend operation: burn's is a mask, a broadcast product and a
+/// select, each a pass over the tensor, forward and backward; here each way is one pass.
+#[backend_extension(Flex, Autodiff)]
+pub trait PReluBackend: Backend {
+    /// `max(0, x) + a_c min(0, x)`: `x` `[n, c, h, w]`, `slope` `[c]`; returns `x`'s shape.
+    fn regen_prelu(x: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// `(n, c, h w)` of a 4-D shape.
+fn planes_of(s: &Shape) -> (usize, usize, usize) {
+    let d = s.as_slice();
+    assert!(d.len() == 4, "regen_prelu: a 4-D tensor expected");
+    (d[0], d[1], d[2] * d[3])
+}
+
+impl PReluBackend for Flex {
+    fn regen_prelu(x: FlexTensor, slope: FlexTensor) -> FlexTensor {
+        let shape = x.shape();
+        let (_, c, hw) = planes_of(&shape);
+        let (mut y, a) = (contiguous(x), contiguous(slope));
+        let a = values(&a);
+        assert_eq!(a.len(), c, "regen_prelu: one slope per channel");
+        // In place: the input is consumed, and copied first only if something else holds
+        // it (autodiff keeps it for the backward step).
+        kernels::par_planes(values_mut(&mut y), hw, |i, plane| {
+            let s = a[i % c];
+            plane.iter_mut().for_each(|v| {
+                if *v < 0.0 {
+                    *v *= s;
+                }
+            });
+        });
+        y
+    }
+}
+
+/// The backward step of [`PReluBackend::regen_prelu`]: `dx = g` where `x > 0`, `a_c g`
+/// elsewhere; `da_c` = the sum of `g x` where `x <= 0` (PyTorch's convention at 0).
+#[derive(Debug)]
+struct PReluBackward;
+
+impl Backward<Flex, 2> for PReluBackward {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_a] = ops.parents;
+        let (x_id, a_id) = ops.state;
+        let mut grad = contiguous(grads.consume::<Flex>(&ops.node));
+        let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
+        let a = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(a_id));
+        let shape = x.shape();
+        let (_, c, hw) = planes_of(&shape);
+        let (xv, av) = (values(&x), values(&a));
+        let g = values(&grad);
+        if let Some(node) = node_a {
+            // Per (sample, channel) plane, then summed over samples.
+            let per_plane = kernels::par_plane_sums(g.len() / hw, |i| {
+                let r = i * hw..(i + 1) * hw;
+                g[r.clone()]
+                    .iter()
+                    .zip(&xv[r])
+                    .map(|(&g, &x)| if x > 0.0 { 0.0 } else { (g * x) as f64 })
+                    .sum()
+            });
+            let mut da = vec![0.0f32; c];
+            for (i, v) in per_plane.into_iter().enumerate() {
+                da[i % c] += v as f32;
+            }
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(da, [c])));
+        }
+        if let Some(node) = node_x {
+            // The consumed gradient becomes dx in place.
+            kernels::par_planes(values_mut(&mut grad), hw, |i, plane| {
+                let s = av[i % c];
+                let xs = &xv[i * hw..(i + 1) * hw];
+                for (d, &x) in plane.iter_mut().zip(xs) {
+                    if x <= 0.0 {
+                        *d *= s;
+                    }
+                }
+            });
+            grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> PReluBackend for Autodiff<Flex, C> {
+    fn regen_prelu(x: FloatTensor<Self>, slope: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [x.node(), slope.node()];
+        match PReluBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let a_id = prep.checkpoint(&slope);
+                let out = Flex::regen_prelu(x.into_primitive(), slope.into_primitive());
+                prep.finish((x_id, a_id), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::regen_prelu(
+                x.into_primitive(),
+                slope.into_primitive(),
+            )),
+        }
+    }
+}

@@ -563,3 +563,15 @@ mod tests {
         assert_eq!(bias_grad(&dy, n, k, p), want);
     }
 }
+
+/// Runs `f(i, plane)` on each `hw`-long plane `i` of `data`, planes in parallel.
+pub(crate) fn par_planes(data: &mut [f32], hw: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    data.par_chunks_mut(hw.max(1))
+        .enumerate()
+        .for_each(|(i, p)| f(i, p));
+}
+
+/// `f(i)` for `i` in `0..n`, in parallel, collected in order.
+pub(crate) fn par_plane_sums(n: usize, f: impl Fn(usize) -> f64 + Sync + Send) -> Vec<f64> {
+    (0..n).into_par_iter().map(f).collect()
+}

@@ -35,7 +35,7 @@ use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Device, Tensor};
 
-use backend::{ConvBackend, ConvSpec};
+use backend::{ConvBackend, ConvSpec, PReluBackend};
 pub use kernels::{Act, Kernel};
 
 /// Whether regen's engine runs this tensor's convolutions: f32 on the CPU device (with or
@@ -70,6 +70,18 @@ fn call(
         w.into_dispatch(),
         bias.into_dispatch(),
         spec,
+    ))
+}
+
+/// PReLU, `max(0, x) + a_c min(0, x)` with one slope per channel: `x` `[n, c, h, w]`,
+/// `slope` `[c]`. On regen's engine one pass each way; elsewhere burn's.
+pub fn prelu(x: Tensor<4>, slope: Tensor<1>) -> Tensor<4> {
+    if !runs_on(&x) {
+        return burn::tensor::activation::prelu(x, slope);
+    }
+    Tensor::from_dispatch(<Dispatch as PReluBackend>::regen_prelu(
+        x.into_dispatch(),
+        slope.into_dispatch(),
     ))
 }
 

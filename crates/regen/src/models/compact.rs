@@ -6,7 +6,6 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::tensor::activation::prelu;
 use burn::tensor::{Device, Tensor};
 
 use burn::nn::Initializer;
@@ -49,7 +48,7 @@ impl PRelu {
 
     /// `[b, c, h, w]` -> `[b, c, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        prelu(x, self.weight.val())
+        crate::engine::prelu(x, self.weight.val())
     }
 }
 
