@@ -17,7 +17,15 @@ pub fn image(data: &[u8]) {
     if let Ok(img) = Image::decode(data) {
         assert_eq!(img.data.len(), img.channels * img.height * img.width);
         assert!(img.data.iter().all(|v| (0.0..=1.0).contains(v)));
+        // Its EXIF as an upscaled copy of it rewrites it (the stated resolution scaled).
+        let scaled = img.meta.scaled(4);
+        assert_eq!(
+            scaled.exif.as_ref().map(Vec::len),
+            img.meta.exif.as_ref().map(Vec::len)
+        );
     }
+    // The EXIF rewriter on any bytes at all (a decoder hands it only what it parsed).
+    let _ = crate::data::scale_exif_resolution(data.to_vec(), 3);
 }
 
 /// Bytes as an IDX file; what parses writes back to bytes that parse the same.

@@ -11,7 +11,7 @@ mod stream;
 mod tensor;
 
 pub use dataset::{Dataset, grid, labels_path_for, save_numbered};
-pub use density::{Density, DensityUnit};
+pub use density::{Density, DensityUnit, scale_exif_resolution};
 pub use folder::{
     IMAGE_EXTENSIONS, LoadedFolder, is_image_path, list_images, load_folder, load_gray_images,
     load_images, luminance, rgb,
