@@ -171,6 +171,7 @@ pub fn read_png(bytes: &[u8]) -> Option<Density> {
 
 /// `png` (as the `image` crate's encoder wrote it, which has no way to take a density) with
 /// a `pHYs` chunk for `density` put right after its header chunk, where the format wants it.
+#[cfg(test)]
 pub fn write_png(png: Vec<u8>, density: Density) -> Vec<u8> {
     let header_end = PNG_SIGNATURE.len() + 12 + 13; // IHDR: length, type, 13 bytes, CRC
     if png.len() < header_end || &png[PNG_SIGNATURE.len() + 4..PNG_SIGNATURE.len() + 8] != b"IHDR" {
@@ -256,6 +257,7 @@ pub fn scale_exif_resolution(mut exif: Vec<u8>, s: u32) -> Vec<u8> {
 }
 
 /// One PNG chunk: length, type, data, and the CRC of type and data.
+#[cfg(test)]
 pub(super) fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut crc = flate2::Crc::new();
     crc.update(kind);

@@ -259,11 +259,12 @@ impl Image {
         };
         let mut buf = Cursor::new(Vec::new());
         let density = meta.density;
+        if format == image::ImageFormat::Png {
+            // Through the encoder that writes large results band by band, so every PNG
+            // regen makes of the same image is the same bytes.
+            return super::stream::png_bytes(self, opts.keep_metadata);
+        }
         let written = match format {
-            image::ImageFormat::Png => dynimg.write_with_encoder(with_meta(
-                image::codecs::png::PngEncoder::new(&mut buf),
-                meta,
-            )),
             image::ImageFormat::Jpeg => {
                 let mut encoder =
                     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, opts.jpeg_quality);
@@ -279,10 +280,7 @@ impl Image {
             _ => dynimg.write_to(&mut buf, format),
         };
         written.map_err(|e| format!("cannot encode image: {e}"))?;
-        Ok(match (format, density) {
-            (image::ImageFormat::Png, Some(d)) => density::write_png(buf.into_inner(), d),
-            _ => buf.into_inner(),
-        })
+        Ok(buf.into_inner())
     }
 
     fn interleaved(&self) -> impl Iterator<Item = f32> + '_ {

@@ -12,54 +12,27 @@ use super::image::{Image, Metadata, SaveOptions, to_u8, to_u16};
 use crate::error::{Error, Result};
 use crate::fsutil::temp_sibling;
 
-/// A PNG being written band by band.
-pub struct RowWriter {
-    stream: Option<png::StreamWriter<'static, File>>,
-    /// The same file, to sync once the encoder (which owns the other handle) is done.
-    file: File,
-    tmp: PathBuf,
-    path: PathBuf,
+/// A PNG encoder fed rows, into any writer: every PNG regen writes goes through here, so
+/// a file written band by band and the bytes of a whole image ([`Image::encode_png`], what
+/// `regen serve` answers) are the same bytes.
+pub(crate) struct PngRows<W: Write + 'static> {
+    stream: png::StreamWriter<'static, W>,
     channels: usize,
     width: usize,
     sixteen_bit: bool,
     rows_left: usize,
 }
 
-impl RowWriter {
-    /// Whether `path` names a format written row by row (PNG); other formats are encoded
-    /// from the whole image.
-    pub fn streams(path: &Path) -> bool {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-    }
-
-    /// Starts `path`: a `width` x `height` PNG of `channels` (1 to 4) at 8 or 16 bits, with
-    /// `meta`'s profile, EXIF and resolution unless `opts` strips them.
-    pub fn create(
-        path: &Path,
+impl<W: Write + 'static> PngRows<W> {
+    /// Starts a `width` x `height` PNG of `channels` (1 to 4) at 8 or 16 bits, with
+    /// `meta`'s profile, EXIF and resolution when `keep_metadata`.
+    pub(crate) fn new(
+        out: W,
         (width, height, channels): (usize, usize, usize),
         sixteen_bit: bool,
         meta: &Metadata,
-        opts: &SaveOptions,
-    ) -> Result<RowWriter> {
-        let io = |e: std::io::Error| Error::io(path, e);
-        let png = |e: png::EncodingError| Error::bad_file(path, format!("cannot encode PNG: {e}"));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = temp_sibling(path);
-        let file = File::create(&tmp).map_err(io)?;
-        let mut writer = RowWriter {
-            stream: None,
-            file: file.try_clone().map_err(io)?,
-            tmp,
-            path: path.to_path_buf(),
-            channels,
-            width,
-            sixteen_bit,
-            rows_left: height,
-        };
+        keep_metadata: bool,
+    ) -> std::result::Result<PngRows<W>, png::EncodingError> {
         let mut info = png::Info::with_size(width as u32, height as u32);
         info.color_type = match channels {
             1 => png::ColorType::Grayscale,
@@ -72,7 +45,7 @@ impl RowWriter {
         } else {
             png::BitDepth::Eight
         };
-        if opts.keep_metadata {
+        if keep_metadata {
             info.icc_profile = meta.icc_profile.clone().map(Into::into);
             info.exif_metadata = meta.exif.clone().map(Into::into);
             info.pixel_dims = meta.density.map(|d| {
@@ -88,28 +61,30 @@ impl RowWriter {
                 }
             });
         }
-        // The encoder writes whole compressed chunks, so the file needs no buffer of its own.
-        let mut encoder = png::Encoder::with_info(file, info).map_err(png)?;
+        let mut encoder = png::Encoder::with_info(out, info)?;
+        // The image crate's defaults, which regen's PNGs were written with before.
+        encoder.set_compression(png::Compression::Balanced);
         encoder.set_filter(png::Filter::Adaptive);
-        let stream = encoder
-            .write_header()
-            .map_err(png)?
-            .into_stream_writer()
-            .map_err(png)?;
-        writer.stream = Some(stream);
-        Ok(writer)
+        let stream = encoder.write_header()?.into_stream_writer()?;
+        Ok(PngRows {
+            stream,
+            channels,
+            width,
+            sixteen_bit,
+            rows_left: height,
+        })
     }
 
     /// Appends the rows of `band` (the image's width and channels, any number of rows).
-    pub fn write(&mut self, band: &Image) -> Result<()> {
+    pub(crate) fn write(&mut self, band: &Image) -> std::result::Result<(), String> {
         if band.width != self.width || band.channels != self.channels {
-            return Err(Error::internal(format!(
+            return Err(format!(
                 "a band of {}x{} in {} channels for a {}-wide {}-channel PNG",
                 band.width, band.height, band.channels, self.width, self.channels
-            )));
+            ));
         }
         if band.height > self.rows_left {
-            return Err(Error::internal("more rows than the PNG's height"));
+            return Err("more rows than the PNG's height".into());
         }
         let n = band.height * band.width;
         let samples =
@@ -119,25 +94,121 @@ impl RowWriter {
         } else {
             samples.map(to_u8).collect()
         };
-        let stream = self.stream.as_mut().expect("open until finished");
-        stream
-            .write_all(&bytes)
-            .map_err(|e| Error::io(&self.path, e))?;
+        self.stream.write_all(&bytes).map_err(|e| e.to_string())?;
         self.rows_left -= band.height;
         Ok(())
     }
 
-    /// Ends the PNG, syncs it and renames it into place; every row must have been written.
-    pub fn finish(mut self) -> Result<()> {
+    /// Ends the PNG; every row must have been written.
+    pub(crate) fn finish(self) -> std::result::Result<(), String> {
         if self.rows_left != 0 {
-            return Err(Error::internal(format!(
+            return Err(format!(
                 "{} rows of the PNG were never written",
                 self.rows_left
-            )));
+            ));
         }
-        let stream = self.stream.take().expect("open until finished");
+        self.stream.finish().map_err(|e| e.to_string())
+    }
+}
+
+/// Bytes written to memory that stay reachable after the encoder that owns the writer
+/// is finished (which drops it).
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("buffer poisoned"))?
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `image` as PNG bytes, through [`PngRows`].
+pub(crate) fn png_bytes(
+    image: &Image,
+    keep_metadata: bool,
+) -> std::result::Result<Vec<u8>, String> {
+    let buf = SharedBuf::default();
+    let dims = (image.width, image.height, image.channels);
+    let mut rows = PngRows::new(
+        buf.clone(),
+        dims,
+        image.sixteen_bit,
+        &image.meta,
+        keep_metadata,
+    )
+    .map_err(|e| format!("cannot encode PNG: {e}"))?;
+    rows.write(image)?;
+    rows.finish()?;
+    let bytes = std::mem::take(&mut *buf.0.lock().map_err(|_| "buffer poisoned".to_string())?);
+    Ok(bytes)
+}
+
+/// A PNG file being written band by band.
+pub struct RowWriter {
+    rows: Option<PngRows<File>>,
+    /// The same file, to sync once the encoder (which owns the other handle) is done.
+    file: File,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl RowWriter {
+    /// Whether `path` names a format written row by row (PNG); other formats are encoded
+    /// from the whole image.
+    pub fn streams(path: &Path) -> bool {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    }
+
+    /// Starts `path`: a `width` x `height` PNG of `channels` (1 to 4) at 8 or 16 bits, with
+    /// `meta`'s profile, EXIF and resolution unless `opts` strips them.
+    pub fn create(
+        path: &Path,
+        dims: (usize, usize, usize),
+        sixteen_bit: bool,
+        meta: &Metadata,
+        opts: &SaveOptions,
+    ) -> Result<RowWriter> {
+        let io = |e: std::io::Error| Error::io(path, e);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = temp_sibling(path);
+        let file = File::create(&tmp).map_err(io)?;
+        let mut writer = RowWriter {
+            rows: None,
+            file: file.try_clone().map_err(io)?,
+            tmp,
+            path: path.to_path_buf(),
+        };
+        // The encoder writes whole compressed chunks, so the file needs no buffer of its own.
+        let rows = PngRows::new(file, dims, sixteen_bit, meta, opts.keep_metadata)
+            .map_err(|e| Error::bad_file(path, format!("cannot encode PNG: {e}")))?;
+        writer.rows = Some(rows);
+        Ok(writer)
+    }
+
+    /// Appends the rows of `band` (the image's width and channels, any number of rows).
+    pub fn write(&mut self, band: &Image) -> Result<()> {
+        let rows = self.rows.as_mut().expect("open until finished");
+        rows.write(band)
+            .map_err(|e| Error::bad_file(&self.path, format!("cannot write PNG: {e}")))
+    }
+
+    /// Ends the PNG, syncs it and renames it into place; every row must have been written.
+    pub fn finish(mut self) -> Result<()> {
+        let rows = self.rows.take().expect("open until finished");
         let done = (|| -> std::result::Result<(), String> {
-            stream.finish().map_err(|e| e.to_string())?;
+            rows.finish()?;
             self.file.sync_all().map_err(|e| e.to_string())?;
             std::fs::rename(&self.tmp, &self.path).map_err(|e| e.to_string())
         })();
