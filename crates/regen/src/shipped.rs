@@ -52,6 +52,18 @@ pub const SHIPPED: &[Shipped] = &[
         bytes: include_bytes!("../../../models/deblur-nonblind.safetensors"),
     },
     Shipped {
+        name: "upscale-photo-x4",
+        bytes: include_bytes!("../../../models/upscale-photo-x4.safetensors"),
+    },
+    Shipped {
+        name: "upscale-x4",
+        bytes: include_bytes!("../../../models/upscale-x4.safetensors"),
+    },
+    Shipped {
+        name: "upscale-x2",
+        bytes: include_bytes!("../../../models/upscale-x2.safetensors"),
+    },
+    Shipped {
         name: "vae-fashion",
         bytes: include_bytes!("../../../models/vae-fashion.safetensors"),
     },
@@ -127,5 +139,9 @@ mod tests {
             Some("inpaint-color")
         );
         assert_eq!(default_for(Task::Deblur).map(|m| m.name), Some("deblur"));
+        assert_eq!(
+            default_for(Task::Upscale).map(|m| m.name),
+            Some("upscale-photo-x4")
+        );
     }
 }
