@@ -790,7 +790,15 @@ fn published_models_in_the_folder_are_offered_and_upscale_as_regen_restore_does(
         .find(|t| t["name"] == "upscale")
         .expect("upscaling offered")
         .clone();
-    assert_eq!(up["default"], false, "{up}");
+    // regen ships upscalers, so the task has a default beside the folder's models.
+    assert_eq!(up["default"], true, "{up}");
+    assert!(
+        m["restore"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "upscale-photo-x4")
+    );
 
     let photo_path = src.join("real-photo-small.png");
     let cli = d.join("cli.png");

@@ -165,7 +165,7 @@ function restoreModels() {
   const select = $("model");
   const keep = select.value;
   select.innerHTML = "";
-  // A task no shipped model does (upscaling) has no default: its models are --models'.
+  // A task no shipped model does has no default: its models are --models'.
   if (taskEntry().default !== false) select.append(new Option("default", "default"));
   for (const m of state.models.restore.filter((m) => m.task === task)) {
     const label = `${m.name} (${m.channels === 3 ? "colour" : "gray"}${m.source === "folder" ? ", --models" : ""})`;
