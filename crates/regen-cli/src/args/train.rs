@@ -142,7 +142,9 @@ pub struct TrainRestoreArgs {
     /// Feature channels at full resolution.
     #[arg(long)]
     pub width: Option<usize>,
-    /// encdec: number of halvings; dncnn: number of layers.
+    /// encdec: number of halvings; dncnn: number of layers; compact: convolutions between
+    /// the first and the last. With --init, a Compact with fewer grows to this many (the
+    /// new ones start as identities), as a U-Net with fewer halvings grows a level.
     #[arg(long)]
     pub depth: Option<usize>,
     /// encdec: 3x3 convolutions per block (2 unless set). With --init, a model with fewer

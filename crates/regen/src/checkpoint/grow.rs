@@ -171,6 +171,49 @@ pub fn thicken(bytes: &[u8], fresh: &[u8], old_n: usize) -> std::result::Result<
     Ok(grown)
 }
 
+/// Safetensors bytes of a Compact (a chain of 3x3 convolutions `convs.0..=old_convs`, each
+/// followed by a PReLU `acts.j`) grown to the deeper one whose fresh weights are `fresh`.
+/// The checkpoint's layers keep their names and values; each new convolution, appended
+/// after the last old one, starts as the identity (centre tap 1 from its own channel, bias
+/// 0) and its PReLU with slope 1, so it too is the identity: the deeper net starts out
+/// computing exactly what the old one did (the pixel-shuffle tail sees the same planes),
+/// and every weight, the identities included, then trains.
+pub fn lengthen_chain(
+    bytes: &[u8],
+    fresh: &[u8],
+    old_convs: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    let (grown, added) = grow(bytes, fresh, |name, shape| {
+        let layer = |kind: &str| {
+            name.rsplit_once(kind)
+                .filter(|(pre, _)| pre.is_empty() || pre.ends_with('.'))
+                .and_then(|(_, rest)| rest.split_once('.'))
+                .and_then(|(j, _)| j.parse::<usize>().ok())
+                .filter(|&j| j > old_convs)
+        };
+        if layer("convs.").is_some() {
+            if let [o, cin, ..] = shape
+                && o != cin
+            {
+                return Err(format!("{name}: {cin} input channels, {o} output"));
+            }
+            return pass_through(name, shape, 0).map(Start::Set);
+        }
+        if layer("acts.").is_some() {
+            return Ok(Start::Set(vec![1.0; shape.iter().product()]));
+        }
+        Err(format!(
+            "{name}: not in the checkpoint, and not a new convolution of the chain"
+        ))
+    })?;
+    if added == 0 {
+        return Err(format!(
+            "the grown net has no more than {old_convs} convolutions"
+        ));
+    }
+    Ok(grown)
+}
+
 /// How a tensor of a grown net that its checkpoint lacks starts out.
 enum Start {
     /// As the grown net's fresh initialisation has it.

@@ -15,7 +15,7 @@ use crate::models::{Descriptor, Family};
 mod grow;
 mod legacy;
 
-pub use grow::{PlanePlan, adapt_ends, deepen, thicken};
+pub use grow::{PlanePlan, adapt_ends, deepen, lengthen_chain, thicken};
 
 /// The metadata key holding the [`ModelCard`] as JSON.
 pub const CARD_KEY: &str = "regen";

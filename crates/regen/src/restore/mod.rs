@@ -225,6 +225,12 @@ impl Restorer {
         }
     }
 
+    /// The network (tests compare what two restorers' networks compute).
+    #[cfg(test)]
+    pub(crate) fn net(&self) -> &RestoreNet {
+        &self.net
+    }
+
     /// What the model is.
     pub fn descriptor(&self) -> &Descriptor {
         &self.card.descriptor

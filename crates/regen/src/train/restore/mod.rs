@@ -52,12 +52,22 @@ pub fn train_restore(
         Some(spec) => published_init(spec)?,
         None => None,
     };
+    // A Compact may start a deeper one of the same width: the old convolutions count.
+    let mut lengthen: Option<usize> = None;
     if let Some((_, card, _)) = &published {
         let d = &card.descriptor;
         let arch = d.restore_arch().expect("a restorer's network (checked)");
         // Options that can describe the network (a Compact) take its shape whole, so the
-        // checks and the patch sizes below are the file's.
-        if let Some(opts) = RestoreConfig::from_arch(arch, d.takes_sigma()) {
+        // checks and the patch sizes below are the file's, except a deeper chain asked for.
+        if let Some(mut opts) = RestoreConfig::from_arch(arch, d.takes_sigma()) {
+            if opts.arch == Arch::Compact
+                && cfg.model.arch == Arch::Compact
+                && cfg.model.width == opts.width
+                && cfg.model.depth > opts.depth
+            {
+                lengthen = Some(opts.depth);
+                opts.depth = cfg.model.depth;
+            }
             cfg.model = opts;
         }
         cfg.model.out_channels = d.out_channels;
@@ -74,6 +84,8 @@ pub fn train_restore(
     let cfg = &cfg;
     cfg.validate()?;
     let descriptor = match &published {
+        // A lengthened Compact is a new network of regen's (checked as the file's below).
+        Some(_) if lengthen.is_some() => cfg.descriptor()?,
         Some((path, card, _)) => {
             let d = card.descriptor.clone();
             if d.task != Some(cfg.task) || d.inputs != cfg.input_planes() {
@@ -119,7 +131,7 @@ pub fn train_restore(
     let device = crate::device::train_device();
     device.seed(cfg.seed);
     let mut model: RestoreNet = match descriptor.restore_arch() {
-        Some(arch) if published.is_some() => arch.init(&device),
+        Some(arch) if published.is_some() && lengthen.is_none() => arch.init(&device),
         _ => cfg.model.init(&device),
     };
     let (mut optim, state) = if resume {
@@ -129,7 +141,22 @@ pub fn train_restore(
     };
     match (&cfg.init, &state, published) {
         (_, Some(_), _) | (None, None, _) => {}
-        (Some(_), None, Some((path, _, bytes))) => {
+        (Some(_), None, Some((path, card, bytes))) => {
+            let bytes = match lengthen {
+                Some(old) => {
+                    let d = &card.descriptor;
+                    if d.task != Some(cfg.task) || d.inputs != cfg.input_planes() {
+                        return Err(Error::checkpoint(
+                            &path,
+                            "--init: a model of another task or inputs cannot start a deeper one",
+                        ));
+                    }
+                    let fresh = checkpoint::to_bytes(&model, &card)?;
+                    checkpoint::lengthen_chain(&bytes, &fresh, old)
+                        .map_err(|why| Error::checkpoint(&path, format!("--init: {why}")))?
+                }
+                None => bytes,
+            };
             checkpoint::load_weights(&path, bytes, &mut model)?;
         }
         (Some(spec), None, None) => {
@@ -681,6 +708,47 @@ mod task_tests {
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max)
+    }
+
+    /// A Compact upscaler can start a deeper one of the same width: the new convolutions
+    /// and PReLUs start as identities, so it computes what the old one did, and it trains
+    /// from there.
+    #[test]
+    fn a_compact_starts_a_deeper_one_that_computes_the_same() {
+        let dir = std::env::temp_dir().join(format!("regen-lengthen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = tiny_denoiser(2);
+        cfg.set_task(Task::Upscale);
+        cfg.set_scale(2).unwrap();
+        cfg.patch = 12;
+        cfg.model.width = 6;
+        cfg.model.depth = 2;
+        let s = train_restore(&cfg, &dir.join("k2"), false, true).unwrap();
+        let spec = s.model.to_string_lossy().to_string();
+        let old = Restorer::load(&spec).unwrap();
+        let mut long = cfg.clone();
+        long.init = Some(spec.clone());
+        long.model.depth = 4;
+        let fresh = long.model.init(&crate::device::device());
+        let bytes = std::fs::read(&s.model).unwrap();
+        let card = checkpoint::read_card(&s.model, &bytes).unwrap();
+        let fresh_bytes = checkpoint::to_bytes(&fresh, &card).unwrap();
+        let grown = checkpoint::lengthen_chain(&bytes, &fresh_bytes, 2).unwrap();
+        let mut deep = long.model.init(&crate::device::device());
+        checkpoint::load_weights(&s.model, grown, &mut deep).unwrap();
+        let x = images(9);
+        let gap = worst_gap(&outputs(old.net(), x.clone()), &outputs(&deep, x.clone()));
+        assert!(gap < 1e-5, "outputs differ by {gap}");
+        // A fresh deeper net does not compute the same: the identities are what make it.
+        assert!(worst_gap(&outputs(&fresh, x.clone()), &outputs(old.net(), x)) > 1e-3);
+        // `--init` with a deeper chain trains on from there, and keeps the depth asked for.
+        let t = train_restore(&long, &dir.join("k4"), false, true).unwrap();
+        assert_eq!(t.step, 2);
+        let new = Restorer::load(&t.model.to_string_lossy()).unwrap();
+        assert_eq!((options(&old).depth, options(&new).depth), (2, 4));
+        // Fewer convolutions than the file's is not a lengthening.
+        assert!(checkpoint::lengthen_chain(&fresh_bytes, &bytes, 4).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A U-Net can start a deeper one: the new level is bridged, so the deeper net computes
