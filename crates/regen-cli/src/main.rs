@@ -13,6 +13,20 @@ use args::{Cli, Command, EvalCommand, ModelsCommand, TrainCommand};
 fn main() -> ExitCode {
     // A usage error exits 2, --help and --version 0.
     let cli = Cli::parse();
+    // Under mpirun/srun, one of several ranks training one model (kept until the end of
+    // main, where MPI is finalised).
+    #[cfg(feature = "mpi")]
+    let _mpi = regen::dist::mpi::start();
+    let world = regen::dist::world();
+    if world.size() > 1 && !matches!(cli.command, Command::Train(_)) {
+        if world.rank() == 0 {
+            eprintln!(
+                "error: {} ranks: only `regen train` spreads over MPI ranks; run other commands as one process",
+                world.size()
+            );
+        }
+        world.abort(2);
+    }
     regen::data::set_max_pixels(cli.max_pixels);
     if let Some(n) = cli.threads {
         regen::device::set_threads(n);
@@ -55,12 +69,23 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e}");
             // regen's own errors about the user's input exit 2; internal failures 1.
             let user = e
                 .downcast_ref::<regen::Error>()
                 .is_some_and(regen::Error::is_user_error);
-            ExitCode::from(if user { 2 } else { 1 })
+            let code: u8 = if user { 2 } else { 1 };
+            if world.size() > 1 {
+                // The other ranks wait in a collective: end them all, naming this rank. An
+                // error every rank meets (a bad option, a rank count the batch cannot
+                // feed) is told once, by rank 0: the others give it a moment to do so.
+                if world.rank() != 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                eprintln!("error: rank {} of {}: {e}", world.rank(), world.size());
+                world.abort(i32::from(code));
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(code)
         }
     }
 }

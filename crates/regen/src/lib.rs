@@ -20,6 +20,7 @@ pub mod classical;
 pub mod corrupt;
 pub mod data;
 pub mod device;
+pub mod dist;
 pub mod engine;
 mod error;
 pub mod eval;

@@ -126,6 +126,10 @@ fn finish(bad: Vec<Error>, o: Outcome) -> ExitCode {
 /// Writes `text` to stdout. Unlike `print!`, a closed pipe (`regen ... | head`) comes back
 /// as an error, which `main` ends on quietly, instead of a panic.
 fn print(text: &str) -> anyhow::Result<ExitCode> {
+    // Of several MPI ranks, rank 0 alone speaks for the job.
+    if !regen::dist::is_root() {
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -58,9 +58,35 @@ pub fn to_bytes<M: ModuleSnapshot>(module: &M, card: &ModelCard) -> Result<Vec<u
     module
         .save_into(&mut store)
         .map_err(|e| Error::internal(format!("cannot serialise model: {e}")))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|e| Error::internal(format!("cannot serialise model: {e}")))
+        .map_err(|e| Error::internal(format!("cannot serialise model: {e}")))?;
+    canonical(&bytes)
+}
+
+/// The same safetensors file with its header's keys in sorted order. burn writes the
+/// header from hash maps, whose order changes from process to process, so the same weights
+/// would otherwise be saved as different bytes; sorted, two runs that learn the same
+/// weights write the same file (what `cmp` checks of a one-rank MPI run). The header is
+/// padded with spaces to a multiple of 8 bytes, as safetensors pads it, so the tensors
+/// stay aligned.
+fn canonical(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |why: &str| Error::internal(format!("cannot serialise model: {why}"));
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| bad("no header"))?;
+    let header = bytes.get(8..8 + n).ok_or_else(|| bad("short header"))?;
+    // serde_json's maps are sorted by key (no `preserve_order`).
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+    let mut h = serde_json::to_vec(&value).expect("a parsed header serialises");
+    h.resize(h.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + h.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Writes a checkpoint atomically.

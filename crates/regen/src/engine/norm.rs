@@ -108,6 +108,47 @@ pub fn channel_stats(x: &[f32], [n, c, p]: [usize; 3]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The per-channel mean and biased variance of the *global* batch when several ranks train
+/// together ([`crate::dist`]): the sums, then the squared deviations from the global mean,
+/// each summed over the ranks (the same two passes as [`channel_stats`], so one rank gives
+/// its numbers exactly). Also returns the global count per channel.
+fn batch_stats(x: &[f32], [n, c, p]: [usize; 3]) -> (Vec<(f64, f64)>, f64) {
+    let w = crate::dist::world();
+    if w.size() == 1 {
+        return (channel_stats(x, [n, c, p]), (n * p).max(1) as f64);
+    }
+    let plane_sums = |f: &(dyn Fn(f32, usize) -> f64 + Sync)| -> Vec<f64> {
+        (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                (0..n)
+                    .map(|b| {
+                        x[(b * c + ch) * p..][..p]
+                            .iter()
+                            .map(|&a| f(a, ch))
+                            .sum::<f64>()
+                    })
+                    .sum::<f64>()
+            })
+            .collect()
+    };
+    let mut sums = plane_sums(&|a, _| f64::from(a));
+    sums.push((n * p) as f64);
+    w.all_reduce_f64(&mut sums);
+    let m = sums[c].max(1.0);
+    let means: Vec<f64> = sums[..c].iter().map(|s| s / m).collect();
+    let mut dev = plane_sums(&|a, ch| (f64::from(a) - means[ch]).powi(2));
+    w.all_reduce_f64(&mut dev);
+    (
+        means
+            .iter()
+            .zip(&dev)
+            .map(|(&mu, &d)| (mu, d / m))
+            .collect(),
+        m,
+    )
+}
+
 /// `y = gamma * (x - mean) * inv_std + beta`, plane by plane.
 fn normalise(
     x: &[f32],
@@ -131,7 +172,9 @@ fn normalise(
 }
 
 /// Gradients of `normalise` with the batch's statistics: `dx`, `dgamma`, `dbeta`, from
-/// `dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat))` per channel.
+/// `dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat))` per channel. With several
+/// ranks the statistics and the two means are the global batch's (sums over the ranks),
+/// while `dgamma` and `dbeta` stay this rank's share, summed with the other gradients.
 pub fn backward(
     x: &[f32],
     dy: &[f32],
@@ -139,8 +182,7 @@ pub fn backward(
     gamma: &[f32],
     eps: f64,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let stats = channel_stats(x, [n, c, p]);
-    let m = (n * p).max(1) as f64;
+    let (stats, m) = batch_stats(x, [n, c, p]);
     // Per channel: sum(dy), sum(dy * xhat).
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
@@ -158,6 +200,14 @@ pub fn backward(
             (sd, sdx)
         })
         .collect();
+    let local = sums.clone();
+    let sums = if crate::dist::parallel() {
+        let mut flat: Vec<f64> = sums.iter().flat_map(|&(a, b)| [a, b]).collect();
+        crate::dist::world().all_reduce_f64(&mut flat);
+        flat.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+    } else {
+        sums
+    };
     let mut dx = vec![0.0; n * c * p];
     dx.par_chunks_mut(p).enumerate().for_each(|(i, dp)| {
         let ch = i % c;
@@ -173,8 +223,8 @@ pub fn backward(
             *d = a * g + bx * v + c0;
         }
     });
-    let dgamma = sums.iter().map(|&(_, sdx)| sdx as f32).collect();
-    let dbeta = sums.iter().map(|&(sd, _)| sd as f32).collect();
+    let dgamma = local.iter().map(|&(_, sdx)| sdx as f32).collect();
+    let dbeta = local.iter().map(|&(sd, _)| sd as f32).collect();
     (dx, dgamma, dbeta)
 }
 
@@ -187,7 +237,7 @@ impl NormBackend for Flex {
     ) -> FlexTensor {
         let [n, c, h, w] = dims(&x);
         let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
-        let stats = channel_stats(values(&x), [n, c, h * w]);
+        let (stats, _) = batch_stats(values(&x), [n, c, h * w]);
         let y = normalise(
             values(&x),
             [n, c, h * w],
@@ -202,7 +252,7 @@ impl NormBackend for Flex {
     fn regen_channel_stats(x: FlexTensor) -> FlexTensor {
         let [n, c, h, w] = dims(&x);
         let x = contiguous(x);
-        let stats = channel_stats(values(&x), [n, c, h * w]);
+        let (stats, _) = batch_stats(values(&x), [n, c, h * w]);
         let mut v: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
         v.extend(stats.iter().map(|s| s.1 as f32));
         FlexTensor::from_data(TensorData::new(v, [2, c]))

@@ -111,6 +111,24 @@ pub fn optimizer_with(kind: OptimizerKind, beta1: f64, momentum: f64) -> ModuleO
     }
 }
 
+/// Draws every lazily initialised parameter of a fresh `module` now, in the module's own
+/// order. burn draws a parameter's initial values when it is first read; left lazy, that
+/// is the first forward pass's order on one process but the serialisation order on rank 0
+/// of a multi-rank run (which sends its weights before the first step), and the same seed
+/// would give the two different networks.
+pub fn materialise<M: Module>(module: &M) {
+    struct Read;
+    impl burn::module::ModuleVisitor for Read {
+        fn visit_float<const D: usize>(
+            &mut self,
+            p: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let _ = p.val();
+        }
+    }
+    module.visit(&mut Read);
+}
+
 /// What a checkpoint remembers besides weights and optimizer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainState {
@@ -120,6 +138,25 @@ pub struct TrainState {
     pub rng: Rng,
     /// Best validation score so far (higher is better) and its step.
     pub best: Option<(f64, u64)>,
+    /// How many ranks trained the last step (1 without MPI; older checkpoints lack it).
+    #[serde(default = "one_rank")]
+    pub ranks: usize,
+}
+
+fn one_rank() -> usize {
+    1
+}
+
+impl TrainState {
+    /// The state after `step` steps, recording this job's rank count.
+    pub fn new(step: u64, rng: Rng, best: Option<(f64, u64)>) -> TrainState {
+        TrainState {
+            step,
+            rng,
+            best,
+            ranks: crate::dist::world().size(),
+        }
+    }
 }
 
 /// The order in which an epoch visits the training items: a shuffle that depends only on
@@ -160,16 +197,28 @@ pub struct RunDir {
     /// The folder.
     pub root: PathBuf,
     metrics: Vec<Value>,
+    /// Whether this process writes the folder: rank 0 of a multi-rank run, or the one
+    /// process. The other ranks keep their records in memory and never touch the disk
+    /// (the folder may not even be shared with them).
+    writes: bool,
 }
 
 impl RunDir {
     /// Opens `root` for a new run (`resume` false: it must hold no checkpoints) or to
     /// continue one. Leftovers of an interrupted checkpoint write are removed.
     pub fn open(root: &Path, resume: bool) -> Result<RunDir> {
+        if !crate::dist::is_root() {
+            return Ok(RunDir {
+                root: root.to_path_buf(),
+                metrics: Vec::new(),
+                writes: false,
+            });
+        }
         std::fs::create_dir_all(root.join("checkpoints")).map_err(|e| Error::io(root, e))?;
         let mut run = RunDir {
             root: root.to_path_buf(),
             metrics: Vec::new(),
+            writes: true,
         };
         let ckpts = run.checkpoints()?;
         if !resume && !ckpts.is_empty() {
@@ -198,6 +247,9 @@ impl RunDir {
 
     /// Complete checkpoint folders, oldest first, with their steps.
     pub fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
+        if !self.writes {
+            return Ok(Vec::new());
+        }
         let dir = self.root.join("checkpoints");
         let mut out = Vec::new();
         for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
@@ -216,6 +268,9 @@ impl RunDir {
 
     /// Writes `text` to `name` in the run folder, atomically.
     pub fn write(&self, name: &str, text: &str) -> Result<()> {
+        if !self.writes {
+            return Ok(());
+        }
         write_atomic(&self.root.join(name), text.as_bytes())
     }
 
@@ -237,6 +292,9 @@ impl RunDir {
     }
 
     fn flush_metrics(&self) -> Result<()> {
+        if !self.writes {
+            return Ok(());
+        }
         let mut s = String::new();
         for r in &self.metrics {
             s.push_str(&r.to_string());
@@ -248,6 +306,9 @@ impl RunDir {
     /// Draws `plot.png`: one panel per (title, metrics key, log scale), each the key's values
     /// against the step.
     pub fn save_plot(&self, panels: &[(&str, &str, bool)]) -> Result<()> {
+        if !self.writes {
+            return Ok(());
+        }
         let series: Vec<Vec<(f64, f64)>> = panels
             .iter()
             .map(|(_, key, _)| {
@@ -301,6 +362,9 @@ impl RunDir {
     ) -> Result<PathBuf> {
         let dir = self.root.join("checkpoints");
         let final_dir = dir.join(format!("step-{:08}", state.step));
+        if !self.writes {
+            return Ok(final_dir);
+        }
         let tmp = dir.join(format!(".tmp-step-{:08}", state.step));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -328,6 +392,25 @@ impl RunDir {
             }
         }
         Ok(final_dir)
+    }
+
+    /// Hands rank 0's model, optimizer and state (fresh, from `--init`, or resumed) to
+    /// every rank before the first step ([`crate::dist::share_start`]); on one process
+    /// they come back as they are.
+    pub fn share<M: Module + ModuleSnapshot>(
+        &self,
+        model: &mut M,
+        optim: ModuleOptimizer,
+        state: Option<TrainState>,
+    ) -> Result<(ModuleOptimizer, Option<TrainState>)> {
+        if !crate::dist::parallel() {
+            return Ok((optim, state));
+        }
+        let mut json = serde_json::to_vec(&state).expect("state serialises");
+        let optim = crate::dist::share_start(model, optim, &mut json)?;
+        let state = serde_json::from_slice(&json)
+            .map_err(|e| Error::internal(format!("rank 0's training state: {e}")))?;
+        Ok((optim, state))
     }
 
     /// Loads the newest checkpoint into `model` and `optim`, if there is one.

@@ -149,6 +149,7 @@ pub fn train_vae_on(
     cfg.model.size = first.height;
     cfg.model.classes = if cfg.conditional { data.classes } else { 0 };
     cfg.model.validate()?;
+    crate::dist::check_batch(cfg.batch)?;
     let mut run = RunDir::open(out, resume)?;
     run.write(
         "config.toml",
@@ -163,12 +164,14 @@ pub fn train_vae_on(
     let device = crate::device::train_device();
     device.seed(cfg.seed);
     let mut vae = cfg.model.init(&device);
+    run::materialise(&vae);
     let optim = run::optimizer(OptimizerKind::Adam, 0.0);
-    let (mut optim, state) = if resume {
+    let (optim, state) = if resume {
         run.load_latest(&mut vae, optim)?
     } else {
         (optim, None)
     };
+    let (mut optim, state) = run.share(&mut vae, optim, state)?;
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
         None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
@@ -176,7 +179,10 @@ pub fn train_vae_on(
     run.truncate_metrics(step)?;
     let spe = train_idx.len().div_ceil(cfg.batch) as u64;
     let total = spe * cfg.epochs;
-    let mut progress = Progress::new(step, total, quiet);
+    let mut progress = Progress::new(step, total, quiet || !crate::dist::is_root());
+    if let Some(line) = crate::dist::describe(cfg.batch) {
+        progress.note(&line);
+    }
     progress.note(&match (resume, step) {
         (true, s) if s > 0 => format!("resumed at step {s} from {}", out.display()),
         _ => format!(
@@ -196,33 +202,53 @@ pub fn train_vae_on(
         let epoch = step / spe;
         let order = epochs.of(epoch);
         let pos = (step % spe) as usize * cfg.batch;
-        let idx = &order[pos..(pos + cfg.batch).min(order.len())];
-        let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
-        let o = vae.forward_with(x.clone(), y, |mu| {
-            let [b, l] = mu.dims();
-            let eps = rng.normals(b * l);
-            Tensor::from_data(TensorData::new(eps, [b, l]), &device)
-        });
-        let (rec, kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);
+        let batch = &order[pos..(pos + cfg.batch).min(order.len())];
+        // This rank's share of the step's batch (the last of an epoch may be short); the
+        // noise for the whole batch is drawn on every rank, and each keeps its rows.
+        let mine = crate::dist::shard(batch.len());
+        let idx = &batch[mine.clone()];
         let w = if cfg.kl_warmup > 0 {
             cfg.beta * ((step + 1) as f64 / cfg.kl_warmup as f64).min(1.0)
         } else {
             cfg.beta
         };
-        let loss = rec.clone() + kl.clone() * w;
-        let lv: f32 = loss.clone().into_scalar();
+        // A rank whose share of an epoch's short last batch is empty still draws the noise
+        // and joins the all-reduce, with nothing to add.
+        let (grads, mut sums) = if idx.is_empty() {
+            let _ = rng.normals(batch.len() * cfg.model.latent);
+            (GradientsParams::new(), [0.0f32; 3])
+        } else {
+            let (x, y) = batch_tensors(data, idx, cfg.model.classes, &device);
+            let o = vae.forward_with(x.clone(), y, |mu| {
+                let l = mu.dims()[1];
+                let eps = rng.normals(batch.len() * l);
+                let eps = eps[mine.start * l..mine.end * l].to_vec();
+                Tensor::from_data(TensorData::new(eps, [mine.len(), l]), &device)
+            });
+            let (mut rec, mut kl) = vae_loss(&o, x, cfg.model.likelihood, cfg.model.gaussian_sigma);
+            if let Some(share) = crate::dist::loss_weight(mine.len(), batch.len()) {
+                (rec, kl) = (rec * share, kl * share);
+            }
+            let loss = rec.clone() + kl.clone() * w;
+            let sums = [
+                loss.clone().into_scalar::<f32>(),
+                rec.into_scalar::<f32>(),
+                kl.into_scalar::<f32>(),
+            ];
+            (GradientsParams::from_grads(loss.backward(), &vae), sums)
+        };
+        // One all-reduce: the gradients and the loss terms summed over the ranks.
+        let grads = crate::dist::all_reduce_grads(grads, &vae, &mut sums);
+        let [lv, rv, kv] = sums;
         if !lv.is_finite() {
             return Err(run.diverged(&format!("loss is {lv}"), step + 1, "lower --lr"));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(cfg.lr, vae, grads);
         step += 1;
+        crate::dist::check_in_step(&vae, step)?;
         let epoch_end = step % spe == 0;
         if step % 50 == 0 || epoch_end {
-            let (rv, kv) = (
-                rec.into_scalar::<f32>() as f64,
-                kl.into_scalar::<f32>() as f64,
-            );
+            let (rv, kv) = (rv as f64, kv as f64);
             run.log(json!({"step": step, "loss": rv + kv, "recon": rv, "kl": kv, "kl_weight": w, "s_per_step": progress.secs_per_step(step), "elapsed_s": t0.elapsed().as_secs_f64()}))?;
             progress.update(
                 step,
@@ -230,7 +256,8 @@ pub fn train_vae_on(
                 false,
             );
         }
-        if epoch_end {
+        // Rank 0 alone validates and draws the grids.
+        if epoch_end && crate::dist::is_root() {
             let net = vae.valid();
             let (vr, vk) = nelbo(&net, &cfg.model, data, &val_idx);
             run.log(json!({"step": step, "epoch": step / spe, "val_nelbo": vr + vk, "val_recon": vr, "val_kl": vk}))?;
@@ -246,16 +273,14 @@ pub fn train_vae_on(
             progress.update(step, &format!("validation -elbo {:.2} nats", vr + vk), true);
         }
         if step % cfg.checkpoint_every == 0 || step == total {
-            let st = TrainState {
-                step,
-                rng: rng.clone(),
-                best,
-            };
+            let st = TrainState::new(step, rng.clone(), best);
             run.save_checkpoint(&vae, &vae.valid(), &optim, &card(step), &st, cfg.keep)?;
         }
     }
     let path = out.join("model.safetensors");
-    checkpoint::save(&path, &vae.valid(), &card(step))?;
+    if crate::dist::is_root() {
+        checkpoint::save(&path, &vae.valid(), &card(step))?;
+    }
     Ok(path)
 }
 

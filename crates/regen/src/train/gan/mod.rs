@@ -170,6 +170,15 @@ fn game_step(
     y: Option<Tensor<2>>,
     step: u64,
 ) -> (GanPair, Tensor<4>, StepStats) {
+    // With several ranks `real` is this rank's share of the global batch of `cfg.batch`:
+    // each loss is weighted by that share of the global mean, and each update's gradients
+    // and numbers are summed over the ranks.
+    let share = crate::dist::loss_weight(real.dims()[0], cfg.batch);
+    let weigh = |t: Tensor<1>| match share {
+        Some(w) => t * w,
+        None => t,
+    };
+    let w = share.unwrap_or(1.0) as f32;
     let fake = pair.g.forward(z, y.clone());
 
     // Discriminator step: real towards 1, fake (detached from G) towards 0.
@@ -193,15 +202,23 @@ fn game_step(
         r1 = p.clone().into_scalar();
         dl = dl + p;
     }
-    let d_loss_v: f32 = dl.clone().into_scalar();
+    let dl = weigh(dl);
+    let mut d_sums = [
+        dl.clone().into_scalar::<f32>(),
+        r1 * w,
+        sigmoid(l_real.detach()).mean().into_scalar::<f32>() * w,
+        sigmoid(l_fake.detach()).mean().into_scalar::<f32>() * w,
+    ];
     let grads = GradientsParams::from_grads(dl.backward(), &pair.d);
+    let grads = crate::dist::all_reduce_grads(grads, &pair.d, &mut d_sums);
     pair = optim.step(cfg.lr_d, pair, grads);
 
     // Generator step against the updated discriminator, whose weights are held fixed.
     let d_fixed = pair.d.clone().no_grad();
-    let gl = g_loss(cfg.loss, d_fixed.forward(fake.clone(), y));
-    let g_loss_v: f32 = gl.clone().into_scalar();
+    let gl = weigh(g_loss(cfg.loss, d_fixed.forward(fake.clone(), y)));
+    let mut g_sums = [gl.clone().into_scalar::<f32>()];
     let grads = GradientsParams::from_grads(gl.backward(), &pair.g);
+    let grads = crate::dist::all_reduce_grads(grads, &pair.g, &mut g_sums);
     pair = optim.step(cfg.lr_g, pair, grads);
     if let Some(ema) = pair.ema.take() {
         // Warm-up as TensorFlow's ExponentialMovingAverage: early on, the random initial
@@ -209,11 +226,12 @@ fn game_step(
         let decay = cfg.ema.min((1.0 + step as f64) / (10.0 + step as f64));
         pair.ema = Some(update_ema(ema, &pair.g, decay));
     }
+    let [d_loss, r1, d_real, d_fake] = d_sums;
     let stats = StepStats {
-        d_loss: d_loss_v,
-        g_loss: g_loss_v,
-        d_real: sigmoid(l_real.detach()).mean().into_scalar(),
-        d_fake: sigmoid(l_fake.detach()).mean().into_scalar(),
+        d_loss,
+        g_loss: g_sums[0],
+        d_real,
+        d_fake,
         r1,
     };
     (pair, fake, stats)
@@ -309,6 +327,7 @@ pub fn train_gan_on(
     cfg.model.size = first.height;
     cfg.model.classes = if cfg.conditional { data.classes } else { 0 };
     cfg.model.validate()?;
+    crate::dist::check_batch(cfg.batch)?;
     let mut run = RunDir::open(out, resume)?;
     run.write(
         "config.toml",
@@ -319,12 +338,14 @@ pub fn train_gan_on(
     device.seed(cfg.seed);
     let k = cfg.model.classes;
     let mut pair = GanPair::init(&cfg.model, cfg.ema > 0.0, &device);
+    run::materialise(&pair);
     let optim = run::optimizer_with(cfg.optimizer, cfg.beta1, cfg.momentum);
-    let (mut optim, state) = if resume {
+    let (optim, state) = if resume {
         run.load_latest(&mut pair, optim)?
     } else {
         (optim, None)
     };
+    let (mut optim, state) = run.share(&mut pair, optim, state)?;
     let (mut step, mut rng) = match state {
         Some(s) => (s.step, s.rng),
         None => (0, Rng::new(cfg.seed ^ 0x6A4E)),
@@ -332,7 +353,10 @@ pub fn train_gan_on(
     run.truncate_metrics(step)?;
     let spe = (data.len() / cfg.batch) as u64;
     let total = spe * cfg.epochs;
-    let mut progress = Progress::new(step, total, quiet);
+    let mut progress = Progress::new(step, total, quiet || !crate::dist::is_root());
+    if let Some(line) = crate::dist::describe(cfg.batch) {
+        progress.note(&line);
+    }
     progress.note(&match (resume, step) {
         (true, s) if s > 0 => format!("resumed at step {s} from {}", out.display()),
         _ => format!(
@@ -361,7 +385,10 @@ pub fn train_gan_on(
         let epoch = step / spe;
         let order = epochs.of(epoch);
         let pos = (step % spe) as usize * cfg.batch;
-        let idx = &order[pos..pos + cfg.batch];
+        // This rank's share of the batch; the noise for the whole batch is drawn on every
+        // rank, and each keeps its rows.
+        let mine = crate::dist::shard(cfg.batch);
+        let idx = &order[pos..pos + cfg.batch][mine.clone()];
         let imgs: Vec<&Image> = idx.iter().map(|&i| &data.images[i]).collect();
         let real = crate::data::images_to_tensor(&imgs, &device) * 2.0 - 1.0; // [b, c, s, s]
         let y = data
@@ -370,6 +397,11 @@ pub fn train_gan_on(
             .filter(|_| k > 0)
             .map(|l| one_hot(&idx.iter().map(|&i| l[i]).collect::<Vec<_>>(), k, &device));
         let z = noise(&mut rng, cfg.batch, cfg.model.latent, &device);
+        let z = if crate::dist::parallel() {
+            z.slice([mine.clone(), 0..cfg.model.latent])
+        } else {
+            z
+        };
         let (next, fake, st) = game_step(pair, &mut optim, &cfg, real.clone(), z, y, step);
         if !(st.d_loss.is_finite() && st.g_loss.is_finite()) {
             return Err(run.diverged(
@@ -383,6 +415,7 @@ pub fn train_gan_on(
         }
         pair = next;
         step += 1;
+        crate::dist::check_in_step(&pair, step)?;
 
         window.add(&st);
         let epoch_end = step % spe == 0;
@@ -390,7 +423,8 @@ pub fn train_gan_on(
             let [dm, gm, prm, pfm, r1m] = window.take();
             let fake_px: Vec<f32> = fake.detach().into_data().try_to_vec().expect("f32");
             let real_px: Vec<f32> = real.into_data().try_to_vec().expect("f32");
-            let diversity = spread(&fake_px, cfg.batch) / spread(&real_px, cfg.batch).max(1e-12);
+            // On rank 0's share of the batch when several ranks train.
+            let diversity = spread(&fake_px, mine.len()) / spread(&real_px, mine.len()).max(1e-12);
             // Freshly initialised generators make near-constant images; judge after a while.
             let judged = step >= spe.min(500);
             let warning = judged
@@ -408,7 +442,7 @@ pub fn train_gan_on(
                 epoch_end,
             );
         }
-        if epoch_end {
+        if epoch_end && crate::dist::is_root() {
             let net = pair.sampler().valid();
             let samples = to_unit(net.forward(z_fixed.clone(), y_fixed.clone()));
             let grid_img = grid(&tensor_to_images(samples), 8);
@@ -423,11 +457,7 @@ pub fn train_gan_on(
             ])?;
         }
         if step % cfg.checkpoint_every == 0 || step == total {
-            let st = TrainState {
-                step,
-                rng: rng.clone(),
-                best: None,
-            };
+            let st = TrainState::new(step, rng.clone(), None);
             run.save_checkpoint(
                 &pair,
                 &pair.sampler().valid(),
@@ -439,7 +469,9 @@ pub fn train_gan_on(
         }
     }
     let path = out.join("model.safetensors");
-    checkpoint::save(&path, &pair.sampler().valid(), &card(step))?;
+    if crate::dist::is_root() {
+        checkpoint::save(&path, &pair.sampler().valid(), &card(step))?;
+    }
     Ok(GanSummary {
         step,
         s_per_step: t0.elapsed().as_secs_f64() / (step - start_step).max(1) as f64,

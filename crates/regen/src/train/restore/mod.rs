@@ -104,6 +104,7 @@ pub fn train_restore(
         }
         None => cfg.descriptor()?,
     };
+    crate::dist::check_batch(cfg.batch)?;
     let mut run = RunDir::open(out, resume)?;
     // Upscalers learn from clean patches `scale` times the input patch.
     let scale = cfg.model.upscale_factor();
@@ -134,7 +135,8 @@ pub fn train_restore(
         Some(arch) if published.is_some() && lengthen.is_none() => arch.init(&device),
         _ => cfg.model.init(&device),
     };
-    let (mut optim, state) = if resume {
+    run::materialise(&model);
+    let (optim, state) = if resume {
         run.load_latest(&mut model, run::optimizer(cfg.optimizer, cfg.momentum))?
     } else {
         (run::optimizer(cfg.optimizer, cfg.momentum), None)
@@ -163,13 +165,17 @@ pub fn train_restore(
             model = init_from(spec, &cfg.model, &cfg.input_planes(), model)?;
         }
     }
+    let (mut optim, state) = run.share(&mut model, optim, state)?;
     let (mut step, mut rng, mut best) = match state {
         Some(s) => (s.step, s.rng, s.best),
         None => (0, Rng::new(cfg.seed ^ 0x5EED), None),
     };
     let resumed_from = (resume && step > 0).then_some(step);
     run.truncate_metrics(step)?;
-    let mut progress = Progress::new(step, cfg.steps, quiet);
+    let mut progress = Progress::new(step, cfg.steps, quiet || !crate::dist::is_root());
+    if let Some(line) = crate::dist::describe(cfg.batch) {
+        progress.note(&line);
+    }
     progress.note(&match resumed_from {
         Some(s) => format!("resumed at step {s} from {}", out.display()),
         None if resume => format!("no checkpoint in {}; starting at step 0", out.display()),
@@ -187,23 +193,31 @@ pub fn train_restore(
         ..ModelCard::new(descriptor.clone(), step)
     };
     let notes = |val_psnr: Option<f64>| json!({"corruption": cfg.corruption, "data": cfg.data, "val_sigma": cfg.val_sigma, "val_psnr": val_psnr, "loss": cfg.loss()});
-    let (b, p, cin) = (cfg.batch, cfg.patch, cfg.model.in_channels);
+    let (p, cin) = (cfg.patch, cfg.model.in_channels);
+    let mine = crate::dist::shard(cfg.batch);
+    let b = mine.len();
     let ch = channels;
     let val_corruption = cfg.val_corruption();
     let (mut loss_sum, mut loss_n, mut last_val) = (0.0f64, 0u64, None::<f64>);
     let t_log = Instant::now();
     while step < cfg.steps {
-        let (input, clean, masks) = make_batch(cfg, &sampler, &mut rng);
+        let (input, clean, masks) = make_batch(cfg, &sampler, &mut rng, mine.clone());
         let x = Tensor::<4>::from_data(TensorData::new(input, [b, cin, p, p]), &device);
         let y = Tensor::<4>::from_data(TensorData::new(clean, [b, ch, hp, hp]), &device);
         let m = (!masks.is_empty())
             .then(|| Tensor::<4>::from_data(TensorData::new(masks, [b, 1, p, p]), &device));
-        let loss = batch_loss(&model, x, y, m, cfg.loss());
-        let loss_v: f32 = loss.clone().into_scalar();
+        let mut loss = batch_loss(&model, x, y, m, cfg.loss());
+        if let Some(w) = crate::dist::loss_weight(b, cfg.batch) {
+            loss = loss * w;
+        }
+        let mut loss_v = [loss.clone().into_scalar::<f32>()];
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        // One all-reduce: the gradients and the loss summed over the ranks.
+        let grads = crate::dist::all_reduce_grads(grads, &model, &mut loss_v);
+        let loss_v = loss_v[0];
         if !loss_v.is_finite() {
             return Err(run.diverged(&format!("loss is {loss_v}"), step + 1, "lower --lr"));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = learning_rate(
             cfg.schedule,
             cfg.lr,
@@ -214,6 +228,7 @@ pub fn train_restore(
         );
         model = optim.step(lr, model, grads);
         step += 1;
+        crate::dist::check_in_step(&model, step)?;
         loss_sum += loss_v as f64;
         loss_n += 1;
 
@@ -227,7 +242,8 @@ pub fn train_restore(
                 .unwrap_or_default();
             progress.update(step, &format!("loss {loss_avg:.3e}{val_txt}"), false);
         }
-        if epoch_end {
+        // Rank 0 alone validates (the others' `best` is never written).
+        if epoch_end && crate::dist::is_root() {
             let net = model.valid();
             let (vp, vs) = validate(&net, &descriptor, &val, &val_corruption, cfg.seed);
             last_val = Some(vp);
@@ -252,11 +268,7 @@ pub fn train_restore(
             );
         }
         if step % cfg.checkpoint_every == 0 || step == cfg.steps {
-            let state = TrainState {
-                step,
-                rng: rng.clone(),
-                best,
-            };
+            let state = TrainState::new(step, rng.clone(), best);
             run.save_checkpoint(
                 &model,
                 &model.valid(),
@@ -268,7 +280,9 @@ pub fn train_restore(
         }
     }
     let model_path = out.join("model.safetensors");
-    checkpoint::save(&model_path, &model.valid(), &card(step, notes(last_val)))?;
+    if crate::dist::is_root() {
+        checkpoint::save(&model_path, &model.valid(), &card(step, notes(last_val)))?;
+    }
     progress.note(&format!(
         "done: step {step}, {} this session, best validation {} ; model in {}",
         fmt_duration(t_log.elapsed().as_secs_f64()),
@@ -464,22 +478,28 @@ fn make_batch(
     cfg: &RestoreTrainConfig,
     sampler: &PatchSampler,
     rng: &mut Rng,
+    keep: std::ops::Range<usize>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let hp = sampler.size;
     let c = sampler.channels();
     let layout = cfg.input_planes();
-    let n = cfg.batch * hp * hp;
+    let n = keep.len() * hp * hp;
     let mut input = Vec::with_capacity(n * cfg.model.in_channels);
     let (mut clean, mut masks) = (Vec::with_capacity(n * c), Vec::new());
-    for _ in 0..cfg.batch {
+    // Every rank draws the whole global batch's patches and damage seeds in order, so the
+    // stream is one process's; it damages and keeps only its own samples (`keep`).
+    for g in 0..cfg.batch {
+        let data = sampler.sample(rng);
+        let seed = rng.next_u64();
+        if !keep.contains(&g) {
+            continue;
+        }
         let patch = Image {
             channels: c,
-            data: sampler.sample(rng),
+            data,
             ..Image::zeros(0, hp, hp)
         };
-        let d = cfg
-            .corruption
-            .apply_patch(&patch, rng.next_u64(), cfg.mask_canvas);
+        let d = cfg.corruption.apply_patch(&patch, seed, cfg.mask_canvas);
         let damaged = if cfg.quantize {
             d.image.quantized_8bit()
         } else {
