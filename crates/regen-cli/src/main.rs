@@ -17,6 +17,13 @@ fn main() -> ExitCode {
     // main, where MPI is finalised).
     #[cfg(feature = "mpi")]
     let _mpi = regen::dist::mpi::start();
+    #[cfg(not(feature = "mpi"))]
+    if let Some(n) = regen::dist::launched_ranks().filter(|&n| n > 1) {
+        eprintln!(
+            "error: started as one of {n} MPI ranks, but this regen was built without MPI: build it with `cargo build --release -p regen-cli --features mpi`"
+        );
+        return ExitCode::from(2);
+    }
     let world = regen::dist::world();
     if world.size() > 1 && !matches!(cli.command, Command::Train(_)) {
         if world.rank() == 0 {

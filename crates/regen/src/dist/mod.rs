@@ -70,6 +70,15 @@ impl Comm for Solo {
     }
 }
 
+/// How many ranks the launcher that started this process (Open MPI's `mpirun`, MPICH's
+/// Hydra, Slurm's PMI) says the job has, if one did: a build without MPI uses it to refuse
+/// to run as several unconnected copies of one training, racing on its run folder.
+pub fn launched_ranks() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+}
+
 static WORLD: OnceLock<Box<dyn Comm>> = OnceLock::new();
 
 /// The ranks this process trains with: what [`install`] set, else one process.
@@ -131,7 +140,11 @@ pub fn describe(batch: usize) -> Option<String> {
         format!(
             "{n} ranks (MPI): --batch {batch} is the global batch, {} samples per rank{}",
             r.len(),
-            if batch.is_multiple_of(n) { "" } else { " or one fewer" }
+            if batch.is_multiple_of(n) {
+                ""
+            } else {
+                " or one fewer"
+            }
         )
     })
 }
