@@ -304,6 +304,21 @@ pub struct Io {
     /// renamed, so an existing one is complete.)
     #[arg(long)]
     pub skip_existing: bool,
+    /// Do only shard K of N of the batch (K counts from 0: 0/3, 1/3, 2/3). Each file
+    /// belongs to one shard, by a stable hash of its path relative to the input folder, so
+    /// N machines given 0/N .. N-1/N do every file once. Without it, a Slurm job array
+    /// (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX with --shards N) picks the shard.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// With JOB_COMPLETION_INDEX (a Kubernetes Indexed Job): how many shards there are
+    /// (the Job's completions).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// End with one JSON line on stdout: counts (done, skipped, failed, not started), bytes
+    /// in and out, seconds, and the failed inputs' paths.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The blur that `corrupt` applies and `eval restore` tests with.

@@ -15,11 +15,151 @@ pub struct Job {
     pub output: PathBuf,
 }
 
+/// One of `count` shards of a batch, `index` counting from 0: the shard a file belongs to
+/// is a stable hash of its path relative to the input folder (or of the path as given,
+/// for files named one by one), so each file is in exactly one shard, whatever machine
+/// or order lists it, and adding or removing files moves no other file between shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: usize,
+    /// How many shards the batch is split into.
+    pub count: usize,
+}
+
+impl Shard {
+    /// A shard, checked: `index < count`, `count >= 1`.
+    pub fn new(index: usize, count: usize, what: &str) -> Result<Shard> {
+        if count == 0 {
+            return Err(Error::arg(format!(
+                "{what}: the shard count must be at least 1"
+            )));
+        }
+        if index >= count {
+            return Err(Error::arg(format!(
+                "{what}: shard {index} of {count} does not exist (shards count from 0 to {})",
+                count - 1
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// `K/N` (K from 0), as `--shard` takes it.
+    pub fn parse(s: &str) -> Result<Shard> {
+        let bad = || Error::arg(format!("--shard {s}: use K/N, K counting from 0 to N-1"));
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let k = k.trim().parse().map_err(|_| bad())?;
+        let n = n.trim().parse().map_err(|_| bad())?;
+        Shard::new(k, n, &format!("--shard {s}"))
+    }
+
+    /// The shard a scheduler hands this process through its environment (`var` reads it):
+    /// a Slurm job array (`SLURM_ARRAY_TASK_ID` minus `SLURM_ARRAY_TASK_MIN` of
+    /// `SLURM_ARRAY_TASK_COUNT`), or a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, of
+    /// `shards`, the Job's `completions`, which the pod is not told). Also returns a line
+    /// saying which it used; `None` when neither is set.
+    pub fn from_env(
+        var: impl Fn(&str) -> Option<String>,
+        shards: Option<usize>,
+    ) -> Result<Option<(Shard, String)>> {
+        let num = |name: &str| -> Result<Option<usize>> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| Error::arg(format!("{name}={v}: not a whole number"))),
+            }
+        };
+        if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
+                Error::arg("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")
+            })?;
+            let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let index = id.checked_sub(min).ok_or_else(|| {
+                Error::arg(format!(
+                    "SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+                ))
+            })?;
+            if let Some(n) = shards
+                && n != count
+            {
+                return Err(Error::arg(format!(
+                    "--shards {n}, but the Slurm array has {count} tasks"
+                )));
+            }
+            // An array with a step (0-30:3) numbers its tasks sparsely: not a shard index.
+            let shard = Shard::new(
+                index,
+                count,
+                "the Slurm job array (use --array=0-N or --shard)",
+            )?;
+            let line = format!(
+                "shard {index} of {count} from the Slurm job array (SLURM_ARRAY_TASK_ID {id} - SLURM_ARRAY_TASK_MIN {min}, SLURM_ARRAY_TASK_COUNT {count})"
+            );
+            return Ok(Some((shard, line)));
+        }
+        if let Some(index) = num("JOB_COMPLETION_INDEX")? {
+            let count = shards.ok_or_else(|| {
+                Error::arg(
+                    "JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job): give --shards N, the Job's completions",
+                )
+            })?;
+            let shard = Shard::new(index, count, "JOB_COMPLETION_INDEX")?;
+            let line = format!(
+                "shard {index} of {count} from the Kubernetes Indexed Job (JOB_COMPLETION_INDEX {index}, --shards {count})"
+            );
+            return Ok(Some((shard, line)));
+        }
+        Ok(None)
+    }
+
+    /// Whether the file with key `key` ([`shard_key`]) is in this shard.
+    pub fn owns(&self, key: &str) -> bool {
+        if self.count == 1 {
+            return true;
+        }
+        // FNV-1a over the key's bytes, then SplitMix64's finaliser so that every bit of the
+        // hash, not only the low ones, decides the shard.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^= h >> 31;
+        (h % self.count as u64) as usize == self.index
+    }
+}
+
+/// The key a file is sharded by: its path relative to `root` (the input folder), or the
+/// path as given when there is none, with `/` between the parts on every system.
+pub fn shard_key(path: &Path, root: Option<&Path>) -> String {
+    let rel = root.and_then(|r| path.strip_prefix(r).ok()).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Plans a batch. One file in: `output` is the output file (or, if it is an existing
 /// folder, the file goes into it). One folder in: every image below it goes to the same
 /// relative path under `output`. Several files in: `output` is a folder.
 /// Returns the jobs and the inputs that cannot be processed (missing, not an image).
 pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Error>)> {
+    let (jobs, bad) = plan_shard(inputs, output, None)?;
+    Ok((jobs, bad.into_iter().map(|(_, e)| e).collect()))
+}
+
+/// As [`plan`], keeping only the files of `shard` (and reporting only its bad inputs, each
+/// with its path).
+pub fn plan_shard(
+    inputs: &[PathBuf],
+    output: &Path,
+    shard: Option<Shard>,
+) -> Result<(Vec<Job>, Vec<(PathBuf, Error)>)> {
+    let mine = |p: &Path, root: Option<&Path>| shard.is_none_or(|s| s.owns(&shard_key(p, root)));
     let mut jobs = Vec::new();
     let mut bad = Vec::new();
     if inputs.len() == 1 && inputs[0].is_dir() {
@@ -41,6 +181,9 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Error>)>
             eprintln!("note: skipping {} (not an image)", p.display());
         }
         for p in images {
+            if !mine(&p, Some(dir)) {
+                continue;
+            }
             let rel = p.strip_prefix(dir).expect("listed below dir");
             jobs.push(Job {
                 output: output.join(rel),
@@ -51,20 +194,26 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Error>)>
     }
     let into_folder = inputs.len() > 1 || output.is_dir();
     for p in inputs {
+        if !mine(p, None) {
+            continue;
+        }
         if p.is_dir() {
-            bad.push(Error::arg(format!(
-                "{}: a folder can only be given on its own",
-                p.display()
-            )));
+            bad.push((
+                p.clone(),
+                Error::arg(format!(
+                    "{}: a folder can only be given on its own",
+                    p.display()
+                )),
+            ));
         } else if !p.exists() {
-            bad.push(Error::io(
-                p,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
+            bad.push((
+                p.clone(),
+                Error::io(p, std::io::Error::from(std::io::ErrorKind::NotFound)),
             ));
         } else if !is_image_path(p) {
-            bad.push(Error::bad_file(
-                p,
-                "not an image file name (.png, .jpg, .bmp, .tif)",
+            bad.push((
+                p.clone(),
+                Error::bad_file(p, "not an image file name (.png, .jpg, .bmp, .tif)"),
             ));
         } else {
             let out = if into_folder {
@@ -120,6 +269,14 @@ pub struct Outcome {
     pub not_started: usize,
     /// The jobs that failed, one error each.
     pub errors: Vec<Error>,
+    /// The inputs of the jobs that failed, in the order of `errors`.
+    pub failed: Vec<PathBuf>,
+    /// Bytes read from the inputs of the jobs done.
+    pub bytes_in: u64,
+    /// Bytes written to their outputs.
+    pub bytes_out: u64,
+    /// Seconds the batch took.
+    pub seconds: f64,
 }
 
 /// Where a batch has got to, for a progress display.
@@ -171,9 +328,17 @@ pub fn run_writing(
             out.skipped += 1;
         } else {
             let r = Image::load(&job.input).and_then(|img| f(i, &img, &job.output, &opts.save));
+            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
             match r {
-                Ok(()) => out.done += 1,
-                Err(e) => out.errors.push(e),
+                Ok(()) => {
+                    out.done += 1;
+                    out.bytes_in += size(&job.input);
+                    out.bytes_out += size(&job.output);
+                }
+                Err(e) => {
+                    out.errors.push(e);
+                    out.failed.push(job.input.clone());
+                }
             }
             worked += 1;
         }
@@ -186,12 +351,74 @@ pub fn run_writing(
             left_s: (worked > 0).then(|| elapsed_s / worked as f64 * left as f64),
         });
     }
+    out.seconds = t0.elapsed().as_secs_f64();
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `K/N` parses with K from 0; the environment of a Slurm array (offset by its first
+    /// ID) and of a Kubernetes Indexed Job give the same shard; every key of a set is in
+    /// exactly one shard, and a key's shard does not depend on the other keys.
+    #[test]
+    fn shards_parse_come_from_schedulers_and_cover_every_key_once() {
+        assert_eq!(Shard::parse("2/7").unwrap(), Shard { index: 2, count: 7 });
+        for bad in ["7/7", "1", "a/3", "1/0", "-1/3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "12"),
+            ("SLURM_ARRAY_TASK_MIN", "10"),
+            ("SLURM_ARRAY_TASK_COUNT", "7"),
+        ];
+        let (s, line) = Shard::from_env(env(&slurm), None).unwrap().unwrap();
+        assert_eq!(s, Shard { index: 2, count: 7 });
+        assert!(line.contains("Slurm"), "{line}");
+        let k8s = [("JOB_COMPLETION_INDEX", "2")];
+        let (s, _) = Shard::from_env(env(&k8s), Some(7)).unwrap().unwrap();
+        assert_eq!(s, Shard { index: 2, count: 7 });
+        assert!(Shard::from_env(env(&k8s), None).is_err());
+        assert!(Shard::from_env(env(&slurm), Some(3)).is_err());
+        assert!(Shard::from_env(env(&[]), None).unwrap().is_none());
+
+        let keys: Vec<String> = (0..1000)
+            .map(|i| format!("roll{}/scan{i}.png", i % 9))
+            .collect();
+        for n in [1, 2, 3, 7, 16] {
+            let shards: Vec<Shard> = (0..n).map(|k| Shard::new(k, n, "t").unwrap()).collect();
+            let mut sizes = vec![0usize; n];
+            for key in &keys {
+                let owners: Vec<usize> = shards
+                    .iter()
+                    .filter(|s| s.owns(key))
+                    .map(|s| s.index)
+                    .collect();
+                assert_eq!(owners.len(), 1, "{key}");
+                sizes[owners[0]] += 1;
+            }
+            let even = 1000 / n;
+            assert!(
+                sizes
+                    .iter()
+                    .all(|&s| s * 10 >= even * 7 && s * 10 <= even * 13),
+                "{sizes:?}"
+            );
+        }
+        assert_eq!(
+            shard_key(Path::new("/data/in/a/b.png"), Some(Path::new("/data/in"))),
+            "a/b.png"
+        );
+    }
 
     fn jobs_in(dir: &Path, n: usize) -> Vec<Job> {
         (0..n)

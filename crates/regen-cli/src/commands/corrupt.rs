@@ -35,7 +35,7 @@ pub fn corrupt(a: CorruptArgs) -> Result<ExitCode> {
         },
     };
     c.validate()?;
-    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
+    let (jobs, bad) = super::plan(&a.io)?;
     let n = jobs.len();
     super::run_batch(&a.io, &jobs, bad, |i, img| {
         let out = c.apply(img, a.seed.wrapping_add(i as u64));

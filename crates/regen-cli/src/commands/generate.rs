@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use regen::Error;
 use regen::data::{Dataset, Image, grid, save_numbered};
 use regen::generate::Generator;
-use regen::{Error, batch};
 
 use crate::args::{EncodeArgs, GenerateArgs, InterpolateArgs, ReconstructArgs};
 
@@ -38,7 +38,7 @@ fn vae(spec: &str) -> Result<Generator> {
 pub fn reconstruct(a: ReconstructArgs) -> Result<ExitCode> {
     let g = vae(&a.model)?;
     let cls = a.class.map(|c| vec![c]);
-    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
+    let (jobs, bad) = super::plan(&a.io)?;
     super::run_batch(&a.io, &jobs, bad, |_, img| {
         Ok(g.reconstruct(&[img], cls.as_deref())?.remove(0))
     })

@@ -21,13 +21,43 @@ use regen::{Error, Result};
 
 use crate::args::Io;
 
+/// Plans the batch `io` names: its shard only, when `--shard`, or a Slurm job array or a
+/// Kubernetes Indexed Job (with `--shards`) in the environment, says so (once, on stderr).
+fn plan(io: &Io) -> anyhow::Result<(Vec<Job>, Vec<(std::path::PathBuf, Error)>)> {
+    let shard = match &io.shard {
+        Some(s) => {
+            if io.shards.is_some() {
+                return Err(Error::arg(
+                    "give --shard K/N or --shards N (with JOB_COMPLETION_INDEX), not both",
+                )
+                .into());
+            }
+            Some(batch::Shard::parse(s)?)
+        }
+        None => match batch::Shard::from_env(|v| std::env::var(v).ok(), io.shards)? {
+            Some((shard, line)) => {
+                eprintln!("note: {line}");
+                Some(shard)
+            }
+            None if io.shards.is_some() => {
+                return Err(Error::arg(
+                    "--shards N needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) in the environment; elsewhere use --shard K/N",
+                )
+                .into());
+            }
+            None => None,
+        },
+    };
+    Ok(batch::plan_shard(&io.inputs, &io.output, shard)?)
+}
+
 /// Runs the planned `jobs` the way every image batch runs: the output options of `io`,
 /// progress on stderr when there is more than one file, Ctrl-C stopping it between files
 /// (a second Ctrl-C ends it at once), and the summary. `bad` are the inputs the plan refused.
 fn run_batch(
     io: &Io,
     jobs: &[Job],
-    bad: Vec<Error>,
+    bad: Vec<(std::path::PathBuf, Error)>,
     mut f: impl FnMut(usize, &Image) -> Result<Image>,
 ) -> anyhow::Result<ExitCode> {
     run_batch_writing(io, jobs, bad, |i, img, output, save| {
@@ -39,7 +69,7 @@ fn run_batch(
 fn run_batch_writing(
     io: &Io,
     jobs: &[Job],
-    bad: Vec<Error>,
+    bad: Vec<(std::path::PathBuf, Error)>,
     f: impl FnMut(usize, &Image, &Path, &SaveOptions) -> Result<()>,
 ) -> anyhow::Result<ExitCode> {
     let opts = batch::Options {
@@ -73,7 +103,7 @@ fn run_batch_writing(
     if tty && outcome.not_started > 0 {
         eprintln!();
     }
-    Ok(finish(bad, outcome))
+    Ok(finish(bad, outcome, io.json))
 }
 
 /// `12/200 files, 0:41 elapsed, about 10:51 left`.
@@ -96,11 +126,31 @@ fn progress_line(p: &Progress) -> String {
 
 /// Prints the batch's failures and, when anything was not done, one summary line. Exit 130
 /// when it was interrupted, 2 when any input failed, else 0.
-fn finish(bad: Vec<Error>, o: Outcome) -> ExitCode {
-    for e in bad.iter().chain(&o.errors) {
+fn finish(bad: Vec<(std::path::PathBuf, Error)>, o: Outcome, json: bool) -> ExitCode {
+    for e in bad.iter().map(|(_, e)| e).chain(&o.errors) {
         eprintln!("error: {e}");
     }
     let failed = bad.len() + o.errors.len();
+    if json {
+        // One final line a workflow can collect from every shard.
+        let paths: Vec<String> = bad
+            .iter()
+            .map(|(p, _)| p)
+            .chain(&o.failed)
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let line = serde_json::json!({
+            "done": o.done,
+            "skipped": o.skipped,
+            "failed": failed,
+            "not_started": o.not_started,
+            "bytes_in": o.bytes_in,
+            "bytes_out": o.bytes_out,
+            "seconds": (o.seconds * 1000.0).round() / 1000.0,
+            "failed_paths": paths,
+        });
+        println!("{line}");
+    }
     let skipped = if o.skipped > 0 {
         format!(", {} skipped (output exists)", o.skipped)
     } else {

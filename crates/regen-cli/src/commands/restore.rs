@@ -33,7 +33,7 @@ pub fn restore(a: RestoreArgs) -> Result<ExitCode> {
         sigma: a.sigma,
         ..Default::default()
     };
-    let (jobs, bad) = batch::plan(&a.io.inputs, &a.io.output)?;
+    let (jobs, bad) = super::plan(&a.io)?;
     let n = jobs.len();
     super::run_batch_writing(&a.io, &jobs, bad, |i, img, output, save| match &a.mask {
         Some(m) => {
