@@ -152,13 +152,16 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Error>)>
     Ok((jobs, bad.into_iter().map(|(_, e)| e).collect()))
 }
 
+/// Inputs a batch cannot process, each with the error that says why.
+pub type Refused = Vec<(PathBuf, Error)>;
+
 /// As [`plan`], keeping only the files of `shard` (and reporting only its bad inputs, each
 /// with its path).
 pub fn plan_shard(
     inputs: &[PathBuf],
     output: &Path,
     shard: Option<Shard>,
-) -> Result<(Vec<Job>, Vec<(PathBuf, Error)>)> {
+) -> Result<(Vec<Job>, Refused)> {
     let mine = |p: &Path, root: Option<&Path>| shard.is_none_or(|s| s.owns(&shard_key(p, root)));
     let mut jobs = Vec::new();
     let mut bad = Vec::new();

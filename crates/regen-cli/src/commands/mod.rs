@@ -23,7 +23,7 @@ use crate::args::Io;
 
 /// Plans the batch `io` names: its shard only, when `--shard`, or a Slurm job array or a
 /// Kubernetes Indexed Job (with `--shards`) in the environment, says so (once, on stderr).
-fn plan(io: &Io) -> anyhow::Result<(Vec<Job>, Vec<(std::path::PathBuf, Error)>)> {
+fn plan(io: &Io) -> anyhow::Result<(Vec<Job>, batch::Refused)> {
     let shard = match &io.shard {
         Some(s) => {
             if io.shards.is_some() {
@@ -57,7 +57,7 @@ fn plan(io: &Io) -> anyhow::Result<(Vec<Job>, Vec<(std::path::PathBuf, Error)>)>
 fn run_batch(
     io: &Io,
     jobs: &[Job],
-    bad: Vec<(std::path::PathBuf, Error)>,
+    bad: batch::Refused,
     mut f: impl FnMut(usize, &Image) -> Result<Image>,
 ) -> anyhow::Result<ExitCode> {
     run_batch_writing(io, jobs, bad, |i, img, output, save| {
@@ -69,7 +69,7 @@ fn run_batch(
 fn run_batch_writing(
     io: &Io,
     jobs: &[Job],
-    bad: Vec<(std::path::PathBuf, Error)>,
+    bad: batch::Refused,
     f: impl FnMut(usize, &Image, &Path, &SaveOptions) -> Result<()>,
 ) -> anyhow::Result<ExitCode> {
     let opts = batch::Options {
@@ -126,7 +126,7 @@ fn progress_line(p: &Progress) -> String {
 
 /// Prints the batch's failures and, when anything was not done, one summary line. Exit 130
 /// when it was interrupted, 2 when any input failed, else 0.
-fn finish(bad: Vec<(std::path::PathBuf, Error)>, o: Outcome, json: bool) -> ExitCode {
+fn finish(bad: batch::Refused, o: Outcome, json: bool) -> ExitCode {
     for e in bad.iter().map(|(_, e)| e).chain(&o.errors) {
         eprintln!("error: {e}");
     }
