@@ -166,11 +166,13 @@ fn grad_of<const D: usize>(grads: &mut GradientsParams, id: ParamId) -> Option<T
 /// Sums `grads` (of `module`'s parameters) over the ranks with one all-reduce, together with
 /// `extra` (loss values and other per-step sums, summed in place). Parameters no rank has a
 /// gradient for stay without one (the optimizer leaves them as they are on one process
-/// too). On one process `grads` come back untouched.
+/// too). `device` is where gradients live (the training device without autodiff), for a
+/// rank that has none of its own. On one process `grads` come back untouched.
 pub fn all_reduce_grads<M: Module>(
     mut grads: GradientsParams,
     module: &M,
     extra: &mut [f32],
+    device: &burn::tensor::Device,
 ) -> GradientsParams {
     if !parallel() {
         return grads;
@@ -187,7 +189,7 @@ pub fn all_reduce_grads<M: Module>(
     let mut buf = vec![0.0f32; n_params + extra.len() + total];
     buf[n_params..n_params + extra.len()].copy_from_slice(extra);
     let mut at = n_params + extra.len();
-    let mut device = None;
+    let mut found = None;
     for (k, (id, shape)) in layout.0.iter().enumerate() {
         let n: usize = shape.iter().product();
         let g: Option<Vec<f32>> = match shape.len() {
@@ -198,7 +200,7 @@ pub fn all_reduce_grads<M: Module>(
             d => panic!("a {d}-d parameter"),
         }
         .map(|(v, d)| {
-            device.get_or_insert(d);
+            found.get_or_insert(d);
             v
         });
         if let Some(v) = g {
@@ -209,7 +211,7 @@ pub fn all_reduce_grads<M: Module>(
     }
     world().all_reduce_f32(&mut buf);
     extra.copy_from_slice(&buf[n_params..n_params + extra.len()]);
-    let device = device.unwrap_or_else(crate::device::device);
+    let device = found.unwrap_or_else(|| device.clone());
     let mut at = n_params + extra.len();
     let mut out = GradientsParams::new();
     for (k, (id, shape)) in layout.0.iter().enumerate() {

@@ -238,7 +238,7 @@ pub fn train_vae_on(
             (GradientsParams::from_grads(loss.backward(), &vae), sums)
         };
         // One all-reduce: the gradients and the loss terms summed over the ranks.
-        let grads = crate::dist::all_reduce_grads(grads, &vae, &mut sums);
+        let grads = crate::dist::all_reduce_grads(grads, &vae, &mut sums, &crate::device::device());
         let [lv, rv, kv] = sums;
         if !lv.is_finite() {
             return Err(run.diverged(&format!("loss is {lv}"), step + 1, "lower --lr"));

@@ -210,7 +210,8 @@ fn game_step(
         sigmoid(l_fake.detach()).mean().into_scalar::<f32>() * w,
     ];
     let grads = GradientsParams::from_grads(dl.backward(), &pair.d);
-    let grads = crate::dist::all_reduce_grads(grads, &pair.d, &mut d_sums);
+    let grads =
+        crate::dist::all_reduce_grads(grads, &pair.d, &mut d_sums, &crate::device::device());
     pair = optim.step(cfg.lr_d, pair, grads);
 
     // Generator step against the updated discriminator, whose weights are held fixed.
@@ -218,7 +219,8 @@ fn game_step(
     let gl = weigh(g_loss(cfg.loss, d_fixed.forward(fake.clone(), y)));
     let mut g_sums = [gl.clone().into_scalar::<f32>()];
     let grads = GradientsParams::from_grads(gl.backward(), &pair.g);
-    let grads = crate::dist::all_reduce_grads(grads, &pair.g, &mut g_sums);
+    let grads =
+        crate::dist::all_reduce_grads(grads, &pair.g, &mut g_sums, &crate::device::device());
     pair = optim.step(cfg.lr_g, pair, grads);
     if let Some(ema) = pair.ema.take() {
         // Warm-up as TensorFlow's ExponentialMovingAverage: early on, the random initial

@@ -213,7 +213,8 @@ pub fn train_restore(
         let mut loss_v = [loss.clone().into_scalar::<f32>()];
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         // One all-reduce: the gradients and the loss summed over the ranks.
-        let grads = crate::dist::all_reduce_grads(grads, &model, &mut loss_v);
+        let grads =
+            crate::dist::all_reduce_grads(grads, &model, &mut loss_v, &crate::device::device());
         let loss_v = loss_v[0];
         if !loss_v.is_finite() {
             return Err(run.diverged(&format!("loss is {loss_v}"), step + 1, "lower --lr"));
