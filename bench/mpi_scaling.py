@@ -19,7 +19,7 @@ parameters x 4 bytes (the GAN: both networks, counted as one buffer though a rou
 NETWORKS = [
     # name, parameters (gradient floats per step), one-process step (s), its source
     ("denoise (U-Net)", 2_700_161, 0.55, "models/README, stage 14"),
-    ("upscale-x2 (Compact, batch 16 x 48^2)", 600_652, 0.51, "models/README, stage 2"),
+    ("upscale-x2 (Compact, 32 convolutions, batch 16 x 48^2)", 1_192_524, 0.62, "models/README, the grown stage's first 50 steps, alone"),
     ("upscale-photo-x4 (Compact, batch 16 x 32^2)", 621_424, 0.45, "models/README, stage 2"),
     ("gan-fashion (G + D, batch 64)", 766_401 + 138_561, 0.21, "models/README, 9,375 rounds in 33 min"),
     ("vae-fashion (batch 128)", 356_385, 0.051, "models/README, 6,915 steps in 5 min 50 s"),

@@ -21,7 +21,7 @@ NETS = [
     ("encdec w32 d3 (shipped denoise)", "encdec", 32, 3, 16, 64),
     ("dncnn w64 d17 (DnCNN-S size)", "dncnn", 64, 17, 16, 40),
     # The shipped upscalers' network and training batch (RGB, L1; restores of a 512x512 input).
-    ("compact w64 d16 x2 (shipped upscale-x2)", "compact-x2", 64, 16, 16, 48),
+    ("compact w64 d32 x2 (shipped upscale-x2, grown 2026-12-08)", "compact-x2", 64, 32, 16, 48),
     ("compact w64 d16 x4 (shipped upscale-x4)", "compact-x4", 64, 16, 16, 32),
 ]
 STEPS, SIZE, REPS = 10, 512, 5
